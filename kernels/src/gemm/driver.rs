@@ -1,0 +1,140 @@
+//! The BLIS-style loop nest around the microkernels.
+//!
+//! ```text
+//! for jc in cols, step NC          LOOP 5: a column slab of B (L3)
+//!   for k0 in 0..K, step KC        LOOP 4: one K block; C accumulates across blocks
+//!     for ic in rows, step MC      LOOP 3: an MC x KC block of A stays in L2
+//!       for jr in slab, step NR    LOOP 2: one KC x NR panel of B stays in L1 ...
+//!         for ir in block, step MR LOOP 1: ... while MR rows of A stream past it
+//!           microkernel            registers: MR x NR accumulators
+//! ```
+//! K is never split between calls that write the same C tile concurrently (BLIS never
+//! parallelises loop 4), so results do not depend on how the rows and columns are tiled.
+use super::kernel::{tile_1x32, tile_4x8, GEMV_PANELS, MR, NR};
+use super::pack::PackedB;
+use super::tile::{finish_tile, Finish, Strided};
+use crate::epilogue::EpilogueOp;
+use core::ops::Range;
+
+/// Cache blocking of the rows (MC) and columns (NC) of one GEMM call. The K block depth (KC) is
+/// a property of the packed B ([`PackedB::with_kc`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocking {
+    /// Rows of A per L2 block (rounded up to a multiple of 4 internally).
+    pub mc: usize,
+    /// Columns of B per slab (rounded up to a multiple of 8 internally).
+    pub nc: usize,
+}
+
+impl Default for Blocking {
+    fn default() -> Self {
+        // MC x KC = 128 x 256 floats = 128 KiB of A: half of a 256 KiB..1 MiB L2.
+        Self { mc: 128, nc: 1024 }
+    }
+}
+
+/// One validated GEMM problem as raw parts: `C = alpha * A B + beta * C`, then `ops`.
+pub(crate) struct Problem<'a> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub alpha: f32,
+    pub beta: f32,
+    pub a: Strided<*const f32>,
+    pub b: &'a PackedB,
+    pub c: Strided<*mut f32>,
+    pub ops: &'a [EpilogueOp<'a>],
+}
+
+/// Computes the block `rows x cols` of C.
+///
+/// # Safety
+/// `p` describes valid, non-overlapping buffers (A: `m x k`, C: `m x n`, exclusively borrowed),
+/// `rows` within `0..m`, `cols` within `0..n` with `cols.start` a multiple of [`NR`], and `ops`
+/// validated for `m x n`. Concurrent calls must use disjoint `rows x cols` blocks.
+pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>, blk: Blocking) {
+    debug_assert!(cols.start % NR == 0 && rows.end <= p.m && cols.end <= p.n);
+    if rows.is_empty() || cols.is_empty() {
+        return;
+    }
+    let kc = p.b.kc();
+    let n_padded = p.b.n_padded();
+    let k_blocks = p.k.div_ceil(kc).max(1); // K = 0 still runs one (empty) block: C = beta C + ops
+    let nc = blk.nc.max(1).div_ceil(NR) * NR;
+    let mc = blk.mc.max(1).div_ceil(MR) * MR;
+    let bdata = p.b.as_slice().as_ptr();
+
+    let mut jc = cols.start;
+    while jc < cols.end {
+        let jc_end = (jc + nc).min(cols.end);
+        for kb in 0..k_blocks {
+            let k0 = kb * kc;
+            let kcl = kc.min(p.k - k0.min(p.k));
+            let fin = Finish {
+                alpha: p.alpha,
+                beta: p.beta,
+                first_k_block: kb == 0,
+                last_k_block: kb + 1 == k_blocks,
+                ops: p.ops,
+            };
+            // Panel q of this K block (layout in pack.rs). In bounds: q < n_padded / NR.
+            let panel = |j: usize| bdata.wrapping_add(k0 * n_padded + (j / NR) * kcl * NR);
+            // Row i of A at column k0.
+            let a_row = |i: usize| p.a.ptr.wrapping_add(i * p.a.rs + k0 * p.a.cs);
+
+            let mut ic = rows.start;
+            while ic < rows.end {
+                let ic_end = (ic + mc).min(rows.end);
+                let full_end = ic + (ic_end - ic) / MR * MR;
+                // Full MR-row tiles.
+                for jr in (jc..jc_end).step_by(NR) {
+                    let ncols = NR.min(p.n - jr);
+                    let b = panel(jr);
+                    for ir in (ic..full_end).step_by(MR) {
+                        let a = [a_row(ir), a_row(ir + 1), a_row(ir + 2), a_row(ir + 3)];
+                        // SAFETY: rows ir..ir+4 < m, k0 + kcl <= k, panel in bounds (caller).
+                        unsafe {
+                            let acc = tile_4x8(kcl, a, p.a.cs, b);
+                            finish_tile(acc, p.c, ir, jr, MR, ncols, &fin);
+                        }
+                    }
+                }
+                // Leftover rows (fewer than MR).
+                let rem = ic_end - full_end;
+                if rem == 1 {
+                    // One row: the GEMV kernel, four panels per call.
+                    let a = a_row(full_end);
+                    let mut jr = jc;
+                    while jr < jc_end {
+                        let panels = (jc_end - jr).div_ceil(NR).min(GEMV_PANELS);
+                        // Missing panels alias the first one: computed, never stored.
+                        let b: [*const f32; GEMV_PANELS] = core::array::from_fn(|q| {
+                            panel(jr + NR * if q < panels { q } else { 0 })
+                        });
+                        // SAFETY: as above; aliased panels are valid panels.
+                        let tiles = unsafe { tile_1x32(kcl, a, p.a.cs, b) };
+                        for (q, t) in tiles.into_iter().enumerate().take(panels) {
+                            let j = jr + q * NR;
+                            // SAFETY: row full_end < m, columns j..j+ncols < n.
+                            unsafe { finish_tile(t, p.c, full_end, j, 1, NR.min(p.n - j), &fin) };
+                        }
+                        jr += panels * NR;
+                    }
+                } else if rem > 1 {
+                    for jr in (jc..jc_end).step_by(NR) {
+                        let ncols = NR.min(p.n - jr);
+                        // Rows past the end repeat the last valid row (computed, not stored).
+                        let a = core::array::from_fn(|r| a_row(full_end + r.min(rem - 1)));
+                        // SAFETY: every row pointer is a valid row; panel in bounds.
+                        unsafe {
+                            let acc = tile_4x8(kcl, a, p.a.cs, panel(jr));
+                            finish_tile(acc, p.c, full_end, jr, rem, ncols, &fin);
+                        }
+                    }
+                }
+                ic = ic_end;
+            }
+        }
+        jc = jc_end;
+    }
+}

@@ -1,0 +1,204 @@
+//! Finishing a register tile: alpha, beta, the epilogue, and the store into C.
+//!
+//! Runs once per tile after the K loop, so its cost is amortised over `kc` multiply-adds.
+//! Full tiles with unit column stride use vector loads and stores; edge tiles (fewer than
+//! [`NR`] valid columns) and strided C go through a small stack buffer, so nothing outside the
+//! valid `rows x cols` part of C is ever read or written.
+use super::kernel::{Tile, NR};
+use crate::epilogue::EpilogueOp;
+use crate::simd::F32x4;
+
+/// A strided destination or source matrix as raw parts (validated by the safe entry points).
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<P> {
+    pub ptr: P,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// What to do with a finished tile.
+pub(crate) struct Finish<'a> {
+    pub alpha: f32,
+    pub beta: f32,
+    /// First K block: C contributes `beta * C` (and is not read at all when `beta == 0`).
+    /// Later K blocks add the partial sum already in C.
+    pub first_k_block: bool,
+    /// Last K block: apply the epilogue.
+    pub last_k_block: bool,
+    pub ops: &'a [EpilogueOp<'a>],
+}
+
+/// Loads the `rows x cols` part of a tile at `(i0, j0)`; lanes past `cols` and rows past `rows`
+/// are zero.
+///
+/// # Safety
+/// Elements `(i0 + r, j0 + c)` for `r < rows`, `c < cols` must be readable through `m`.
+#[inline(always)]
+unsafe fn load_tile<const R: usize>(
+    m: Strided<*const f32>,
+    i0: usize,
+    j0: usize,
+    rows: usize,
+    cols: usize,
+) -> Tile<R> {
+    let mut t = [[F32x4::zero(); 2]; R];
+    for (r, row) in t.iter_mut().enumerate().take(rows) {
+        let p = m.ptr.wrapping_add((i0 + r) * m.rs + j0 * m.cs);
+        if cols == NR && m.cs == 1 {
+            // SAFETY: 8 consecutive valid elements (caller contract).
+            unsafe { *row = [F32x4::load(p), F32x4::load(p.add(4))] };
+        } else {
+            let mut buf = [0.0f32; NR];
+            for (c, v) in buf.iter_mut().enumerate().take(cols) {
+                // SAFETY: (i0 + r, j0 + c) is valid (caller contract).
+                *v = unsafe { *p.add(c * m.cs) };
+            }
+            *row = split(buf);
+        }
+    }
+    t
+}
+
+#[inline(always)]
+fn split(buf: [f32; NR]) -> [F32x4; 2] {
+    [
+        F32x4::from_array([buf[0], buf[1], buf[2], buf[3]]),
+        F32x4::from_array([buf[4], buf[5], buf[6], buf[7]]),
+    ]
+}
+
+/// Loads `v[j0 .. j0 + cols]` zero-padded to 8 lanes.
+///
+/// # Safety
+/// `v[j0 .. j0 + cols]` must be in bounds.
+#[inline(always)]
+unsafe fn load_row_vector(v: &[f32], j0: usize, cols: usize) -> [F32x4; 2] {
+    if cols == NR {
+        let p = v.as_ptr().wrapping_add(j0);
+        // SAFETY: 8 in-bounds elements (caller contract).
+        unsafe { [F32x4::load(p), F32x4::load(p.add(4))] }
+    } else {
+        let mut buf = [0.0f32; NR];
+        buf[..cols].copy_from_slice(&v[j0..j0 + cols]);
+        split(buf)
+    }
+}
+
+/// Applies alpha / beta / epilogue to `acc` (the tile at `(i0, j0)` of C, `rows x cols` valid)
+/// and stores it.
+///
+/// # Safety
+/// `c` must address a valid, exclusively borrowed C that contains the whole `rows x cols` tile;
+/// the epilogue ops must have been validated for C's shape.
+#[inline(always)]
+pub(crate) unsafe fn finish_tile<const R: usize>(
+    mut acc: Tile<R>,
+    c: Strided<*mut f32>,
+    i0: usize,
+    j0: usize,
+    rows: usize,
+    cols: usize,
+    f: &Finish<'_>,
+) {
+    if f.alpha != 1.0 {
+        let alpha = F32x4::splat(f.alpha);
+        for row in acc.iter_mut() {
+            row[0] = row[0].mul(alpha);
+            row[1] = row[1].mul(alpha);
+        }
+    }
+    let c_in = Strided {
+        ptr: c.ptr as *const f32,
+        rs: c.rs,
+        cs: c.cs,
+    };
+    if !f.first_k_block || f.beta != 0.0 {
+        // SAFETY: the tile lies inside C (caller contract).
+        let old: Tile<R> = unsafe { load_tile(c_in, i0, j0, rows, cols) };
+        let beta = F32x4::splat(if f.first_k_block { f.beta } else { 1.0 });
+        for (row, o) in acc.iter_mut().zip(old.iter()) {
+            row[0] = o[0].mul_add(beta, row[0]);
+            row[1] = o[1].mul_add(beta, row[1]);
+        }
+    }
+    if f.last_k_block {
+        for op in f.ops {
+            // SAFETY: ops were validated against C's shape, so every index below is in bounds.
+            unsafe { apply_op(&mut acc, op, i0, j0, rows, cols) };
+        }
+    }
+    for (r, row) in acc.iter().enumerate().take(rows) {
+        let p = c.ptr.wrapping_add((i0 + r) * c.rs + j0 * c.cs);
+        if cols == NR && c.cs == 1 {
+            // SAFETY: 8 consecutive elements of C's row i0 + r are inside C.
+            unsafe {
+                row[0].store(p);
+                row[1].store(p.add(4));
+            }
+        } else {
+            let (lo, hi) = (row[0].to_array(), row[1].to_array());
+            for col in 0..cols {
+                let v = if col < 4 { lo[col] } else { hi[col - 4] };
+                // SAFETY: (i0 + r, j0 + col) is inside C.
+                unsafe { *p.add(col * c.cs) = v };
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `op` validated for C's shape and the tile `(i0, j0, rows, cols)` inside C.
+#[inline(always)]
+unsafe fn apply_op<const R: usize>(
+    acc: &mut Tile<R>,
+    op: &EpilogueOp<'_>,
+    i0: usize,
+    j0: usize,
+    rows: usize,
+    cols: usize,
+) {
+    match *op {
+        EpilogueOp::AddColBias(bias) => {
+            // SAFETY: bias.len() == columns of C >= j0 + cols.
+            let b = unsafe { load_row_vector(bias, j0, cols) };
+            for row in acc.iter_mut() {
+                row[0] = row[0].add(b[0]);
+                row[1] = row[1].add(b[1]);
+            }
+        }
+        EpilogueOp::MulColScale(scale) => {
+            // SAFETY: scale.len() == columns of C >= j0 + cols.
+            let s = unsafe { load_row_vector(scale, j0, cols) };
+            for row in acc.iter_mut() {
+                row[0] = row[0].mul(s[0]);
+                row[1] = row[1].mul(s[1]);
+            }
+        }
+        EpilogueOp::AddRowBias(bias) => {
+            for (r, row) in acc.iter_mut().enumerate().take(rows) {
+                let b = F32x4::splat(bias[i0 + r]);
+                row[0] = row[0].add(b);
+                row[1] = row[1].add(b);
+            }
+        }
+        EpilogueOp::Activation(act) => {
+            for row in acc.iter_mut().take(rows) {
+                row[0] = act.apply(row[0]);
+                row[1] = act.apply(row[1]);
+            }
+        }
+        EpilogueOp::AddMatrix(m) => {
+            let src = Strided {
+                ptr: m.data().as_ptr(),
+                rs: m.row_stride(),
+                cs: m.col_stride(),
+            };
+            // SAFETY: m has C's shape (validated), so the tile is inside m.
+            let t: Tile<R> = unsafe { load_tile(src, i0, j0, rows, cols) };
+            for (row, x) in acc.iter_mut().zip(t.iter()) {
+                row[0] = row[0].add(x[0]);
+                row[1] = row[1].add(x[1]);
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! [`F32x4`] over `core::arch::wasm32::v128` (SIMD128, optionally relaxed SIMD).
+use core::arch::wasm32::*;
+
+/// Four f32 lanes in one wasm `v128` register.
+#[derive(Clone, Copy, Debug)]
+#[repr(transparent)]
+pub struct F32x4(v128);
+
+impl F32x4 {
+    /// All lanes zero.
+    #[inline(always)]
+    pub fn zero() -> Self {
+        Self(f32x4_splat(0.0))
+    }
+    /// All lanes `x`.
+    #[inline(always)]
+    pub fn splat(x: f32) -> Self {
+        Self(f32x4_splat(x))
+    }
+    /// Loads 4 floats from `p` (any alignment).
+    ///
+    /// # Safety
+    /// `p..p+4` must be readable.
+    #[inline(always)]
+    pub unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees 16 readable bytes; v128_load has no alignment requirement.
+        Self(unsafe { v128_load(p.cast::<v128>()) })
+    }
+    /// Loads one float from `p` into all lanes.
+    ///
+    /// # Safety
+    /// `p` must be readable.
+    #[inline(always)]
+    pub unsafe fn load_splat(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees 4 readable bytes.
+        Self(unsafe { v128_load32_splat(p.cast::<u32>()) })
+    }
+    /// Stores 4 floats at `p` (any alignment).
+    ///
+    /// # Safety
+    /// `p..p+4` must be writable.
+    #[inline(always)]
+    pub unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees 16 writable bytes.
+        unsafe { v128_store(p.cast::<v128>(), self.0) }
+    }
+    /// Lane `i` (0..4).
+    #[inline(always)]
+    pub fn lane(self, i: usize) -> f32 {
+        match i & 3 {
+            0 => f32x4_extract_lane::<0>(self.0),
+            1 => f32x4_extract_lane::<1>(self.0),
+            2 => f32x4_extract_lane::<2>(self.0),
+            _ => f32x4_extract_lane::<3>(self.0),
+        }
+    }
+    /// The four lanes as an array.
+    #[inline(always)]
+    pub fn to_array(self) -> [f32; 4] {
+        [self.lane(0), self.lane(1), self.lane(2), self.lane(3)]
+    }
+    /// Builds a vector from four lanes.
+    #[inline(always)]
+    pub fn from_array(a: [f32; 4]) -> Self {
+        Self(f32x4(a[0], a[1], a[2], a[3]))
+    }
+    /// Lane-wise `self + o`.
+    #[inline(always)]
+    pub fn add(self, o: Self) -> Self {
+        Self(f32x4_add(self.0, o.0))
+    }
+    /// Lane-wise `self - o`.
+    #[inline(always)]
+    pub fn sub(self, o: Self) -> Self {
+        Self(f32x4_sub(self.0, o.0))
+    }
+    /// Lane-wise `self * o`.
+    #[inline(always)]
+    pub fn mul(self, o: Self) -> Self {
+        Self(f32x4_mul(self.0, o.0))
+    }
+    /// Lane-wise `self / o`.
+    #[inline(always)]
+    pub fn div(self, o: Self) -> Self {
+        Self(f32x4_div(self.0, o.0))
+    }
+    /// `self * b + c`; one fused instruction in the relaxed-SIMD build, mul + add otherwise.
+    #[inline(always)]
+    pub fn mul_add(self, b: Self, c: Self) -> Self {
+        #[cfg(target_feature = "relaxed-simd")]
+        {
+            Self(f32x4_relaxed_madd(self.0, b.0, c.0))
+        }
+        #[cfg(not(target_feature = "relaxed-simd"))]
+        {
+            Self(f32x4_add(f32x4_mul(self.0, b.0), c.0))
+        }
+    }
+    /// wasm `pmax`: `if self < o { o } else { self }` (NaN in `self` propagates).
+    #[inline(always)]
+    pub fn max_or_self(self, o: Self) -> Self {
+        Self(f32x4_pmax(self.0, o.0))
+    }
+    /// wasm `pmin`: `if o < self { o } else { self }` (NaN in `self` propagates).
+    #[inline(always)]
+    pub fn min_or_self(self, o: Self) -> Self {
+        Self(f32x4_pmin(self.0, o.0))
+    }
+    /// Absolute value.
+    #[inline(always)]
+    pub fn abs(self) -> Self {
+        Self(f32x4_abs(self.0))
+    }
+    /// Negation.
+    #[inline(always)]
+    pub fn neg(self) -> Self {
+        Self(f32x4_neg(self.0))
+    }
+    /// Rounds to the nearest integer, ties to even.
+    #[inline(always)]
+    pub fn round_even(self) -> Self {
+        Self(f32x4_nearest(self.0))
+    }
+    /// `2^n` for integer-valued lanes `n` in `-126..=127`.
+    #[inline(always)]
+    pub fn exp2_int(self) -> Self {
+        let n = i32x4_trunc_sat_f32x4(self.0);
+        Self(i32x4_shl(i32x4_add(n, i32x4_splat(127)), 23))
+    }
+    /// Lanes where `self < o` keep `a`, the others `b`.
+    #[inline(always)]
+    pub fn select_lt(self, o: Self, a: Self, b: Self) -> Self {
+        Self(v128_bitselect(a.0, b.0, f32x4_lt(self.0, o.0)))
+    }
+    /// Lanes that are NaN in `self` become NaN in `x`.
+    #[inline(always)]
+    pub fn keep_nan(self, x: Self) -> Self {
+        Self(v128_bitselect(self.0, x.0, f32x4_ne(self.0, self.0)))
+    }
+    /// `1 / self`.
+    #[inline(always)]
+    pub fn recip(self) -> Self {
+        Self(f32x4_div(f32x4_splat(1.0), self.0))
+    }
+    /// Sum of the four lanes.
+    #[inline(always)]
+    pub fn reduce_add(self) -> f32 {
+        let a = self.to_array();
+        (a[0] + a[2]) + (a[1] + a[3])
+    }
+    /// Largest lane (NaN-propagating is not guaranteed).
+    #[inline(always)]
+    pub fn reduce_max(self) -> f32 {
+        let a = self.to_array();
+        a[0].max(a[1]).max(a[2].max(a[3]))
+    }
+}

@@ -1,0 +1,34 @@
+//! # wasmnn
+//!
+//! Fast neural-network inference kernels for WebAssembly SIMD128, with a portable path so the
+//! same crate builds and tests natively.
+//!
+//! This facade re-exports the kernel crates and adds the layer-level entry points:
+//! - [`Linear`]: `y = act(x W + b) [+ residual]`, weights packed once;
+//! - [`gemm`] / [`gemm_packed`]: BLAS-like `C = alpha A B + beta C` with any strides.
+//!
+//! ```
+//! use wasmnn::{Activation, Linear};
+//! // 2 inputs -> 3 outputs, weights row-major [in][out].
+//! let w = [1.0, 0.0, -1.0,
+//!          0.0, 1.0, -1.0];
+//! let layer = Linear::new(&w, 2, 3, Some(&[0.5, 0.5, 0.5]), Activation::Relu)?;
+//! let mut y = [0.0; 3];
+//! layer.forward(&[2.0, 3.0], 1, &mut y)?;
+//! assert_eq!(y, [2.5, 3.5, 0.0]);
+//! # Ok::<(), wasmnn::Error>(())
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use wasmnn_kernels as kernels;
+pub use wasmnn_kernels::{
+    gemm, gemm_packed, gemm_packed_with, isa, Activation, Blocking, EpilogueOp, Error, MatMut,
+    MatRef, PackedB, Result,
+};
+
+mod linear;
+pub use linear::Linear;
+
+#[cfg(feature = "js")]
+pub mod js;
