@@ -1,1 +1,56 @@
-fn main() {}
+//! Project automation for wasmnn, run as `cargo xtask <command>` (alias in .cargo/config.toml).
+//!
+//! std only. One module per command; shared helpers in `util`.
+mod bench;
+mod demo;
+mod setup;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  setup [--threads]   install what is missing: wasm32 target, clippy/rustfmt, wasm-bindgen-cli at
+                      the Cargo.lock version, bench/ npm packages, Chromium + ChromeDriver
+                      (apt-get, as root on Debian); --threads: also the pinned nightly + rust-src
+  test [--only STAGE,...] [--quick]
+                      setup, then: lint, native, node, chromium, relaxed-node, relaxed-chromium,
+                      bench (smoke); --quick skips the chromium stages
+  bench [--env node|chromium] [--op LIST] [--shape \"S1;S2\"] [--threads N]
+        [--build simd128|relaxed|all] [--quick] [--peers] [--out FILE]
+                      release wasm build + bench/run.mjs; JSON lines on stdout
+  demo                release wasm build + bench/demo.mjs (GEMM vs naive JS) in Node";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "setup" => setup::main(rest),
+        "test" => test::main(rest),
+        "bench" => bench::main(rest),
+        "demo" => demo::main(rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(util::usage_error(format!("unknown command `{other}`"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[xtask] error: {e}");
+            if e.usage {
+                eprintln!("\n{USAGE}");
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! `cargo xtask bench`: builds the release wasm package(s), then runs `bench/run.mjs` (our
+//! kernels) and optionally the peers' harness (`../shared/peers`) on the same cases.
+//!
+//! Every JSON line goes to stdout (and to `--out FILE`); everything else goes to stderr.
+use std::fs;
+use std::path::PathBuf;
+
+use crate::setup::{self, Needs, WASM_TARGET};
+use crate::util::{copy_tree, fail, log, root, usage_error, Args, Cmd, JsonSink, Result};
+
+/// Appended to `.cargo/config.toml`'s `+simd128` (unlike `RUSTFLAGS`, which would replace it).
+pub const RELAXED_RUSTFLAGS_VAR: &str = "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS";
+pub const RELAXED_RUSTFLAGS: &str = "-C target-feature=+relaxed-simd";
+/// Separate target dir, so switching flag sets never rebuilds everything.
+pub const RELAXED_TARGET_DIR: &str = "target/relaxed";
+/// Node 20 (V8 11.3) needs this for relaxed-SIMD opcodes; Chromium 114+ does not.
+pub const NODE_RELAXED_FLAG: &str = "--experimental-wasm-relaxed-simd";
+
+const USAGE: &str =
+    "cargo xtask bench [--env node|chromium] [--op matmul,...] [--shape \"S1;S2\"] \
+                     [--threads 1] [--build simd128|relaxed|all] [--quick] [--peers] [--out FILE]";
+
+/// One wasm artefact flavour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    Simd128,
+    Relaxed,
+}
+
+impl Build {
+    pub fn name(self) -> &'static str {
+        match self {
+            Build::Simd128 => "simd128",
+            Build::Relaxed => "relaxed",
+        }
+    }
+
+    /// The `--target-dir` cargo uses for this build.
+    fn target_dir(self) -> PathBuf {
+        match self {
+            Build::Simd128 => std::env::var_os("CARGO_TARGET_DIR")
+                .map(|d| root().join(d))
+                .unwrap_or_else(|| root().join("target")),
+            Build::Relaxed => root().join(RELAXED_TARGET_DIR),
+        }
+    }
+
+    /// `bench/pkg-<name>/wasmnn.js`, relative to the workspace root.
+    pub fn pkg_js(self) -> String {
+        format!("bench/pkg-{}/wasmnn.js", self.name())
+    }
+}
+
+/// Adds the relaxed-SIMD flags and target dir to a cargo build/test command.
+pub fn relaxed(cargo: Cmd) -> Cmd {
+    cargo
+        .env(RELAXED_RUSTFLAGS_VAR, RELAXED_RUSTFLAGS)
+        .args(["--target-dir", RELAXED_TARGET_DIR])
+}
+
+/// Release build of the `wasmnn` cdylib with the JS exports, then
+/// `wasm-bindgen --target web --out-dir bench/pkg-<build>`. Returns the path of the JS module.
+pub fn build_pkg(build: Build) -> Result<String> {
+    let mut cargo = Cmd::cargo()
+        .args(["build", "--release", "--target", WASM_TARGET])
+        .args(["-p", "wasmnn", "--features", "js"])
+        .stdout_to_stderr();
+    if build == Build::Relaxed {
+        cargo = relaxed(cargo);
+    }
+    cargo.run()?;
+    let wasm = build
+        .target_dir()
+        .join(WASM_TARGET)
+        .join("release/wasmnn.wasm");
+    Cmd::new("wasm-bindgen")
+        .args(["--target", "web", "--out-dir"])
+        .arg(format!("bench/pkg-{}", build.name()))
+        .arg(wasm.to_string_lossy())
+        .stdout_to_stderr()
+        .run()?;
+    Ok(build.pkg_js())
+}
+
+#[derive(Debug)]
+pub struct Opts {
+    env: String,
+    op: Option<String>,
+    shape: Option<String>,
+    threads: Option<String>,
+    builds: Vec<Build>,
+    quick: bool,
+    peers: bool,
+    out: Option<PathBuf>,
+}
+
+pub fn main(args: &[String]) -> Result {
+    run(&parse(args)?)
+}
+
+fn parse(args: &[String]) -> Result<Opts> {
+    let mut a = Args::new(args);
+    if a.flag("--help") || a.flag("-h") {
+        println!("usage: {USAGE}");
+        std::process::exit(0);
+    }
+    let env = a.value("--env")?.unwrap_or_else(|| "node".into());
+    if !["node", "chromium"].contains(&env.as_str()) {
+        return Err(usage_error(format!(
+            "--env must be node or chromium, not `{env}`"
+        )));
+    }
+    let builds = match a.value("--build")?.as_deref().unwrap_or("simd128") {
+        "simd128" => vec![Build::Simd128],
+        "relaxed" => vec![Build::Relaxed],
+        "all" => vec![Build::Simd128, Build::Relaxed],
+        other => {
+            return Err(usage_error(format!(
+                "--build must be simd128, relaxed or all, not `{other}`"
+            )))
+        }
+    };
+    let opts = Opts {
+        env,
+        op: a.value("--op")?,
+        shape: a.value("--shape")?,
+        threads: a.value("--threads")?,
+        builds,
+        quick: a.flag("--quick"),
+        peers: a.flag("--peers"),
+        out: a.value("--out")?.map(PathBuf::from),
+    };
+    a.finish()
+        .map_err(|e| usage_error(format!("{e}\nusage: {USAGE}")))?;
+    Ok(opts)
+}
+
+/// The flags passed through to both harnesses.
+fn case_args(opts: &Opts, default_threads: Option<&str>) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut push = |flag: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            v.push(flag.to_string());
+            v.push(value.to_string());
+        }
+    };
+    push("--op", opts.op.as_deref());
+    push("--shape", opts.shape.as_deref());
+    push("--threads", opts.threads.as_deref().or(default_threads));
+    if opts.quick {
+        v.push("--quick".into());
+    }
+    v
+}
+
+pub fn run(opts: &Opts) -> Result {
+    if !root().join("bench/run.mjs").exists() {
+        return Err(fail(
+            "bench/run.mjs not found: the benchmark runner is not written yet",
+        ));
+    }
+    setup::run(Needs {
+        wasm: true,
+        node: true,
+        bench_npm: true,
+        browser: opts.env == "chromium",
+        ..Needs::default()
+    })?;
+    let mut sink = JsonSink::new(opts.out.as_deref())?;
+    for &build in &opts.builds {
+        let pkg = build_pkg(build)?;
+        let mut node = Cmd::new("node");
+        if build == Build::Relaxed && opts.env == "node" {
+            node = node.arg(NODE_RELAXED_FLAG);
+        }
+        node.args(["bench/run.mjs", "--env", &opts.env])
+            .args(["--build", build.name(), "--pkg", &pkg])
+            .args(case_args(opts, None))
+            .run_lines(|line| sink.line(line))?;
+    }
+    if opts.peers {
+        run_peers(opts, &mut sink)?;
+    }
+    match &opts.out {
+        Some(out) => log(format!(
+            "bench: {} JSON records, also written to {}",
+            sink.count,
+            out.display()
+        )),
+        None => log(format!("bench: {} JSON records", sink.count)),
+    }
+    Ok(())
+}
+
+/// The peers' harness (onnxruntime-web, tfjs-wasm) lives in `../shared/peers` (maybe read-only):
+/// it is synced into `target/peers`, `npm ci`'d there, and run on the same cases.
+fn run_peers(opts: &Opts, sink: &mut JsonSink) -> Result {
+    let src = root().join("../shared/peers");
+    if !src.join("bench.mjs").exists() {
+        return Err(fail(
+            "--peers: ../shared/peers/bench.mjs (next to the repository) not found",
+        ));
+    }
+    let dest = root().join("target/peers");
+    let lock = |dir: &PathBuf| fs::read(dir.join("package-lock.json")).ok();
+    let lock_changed = lock(&src) != lock(&dest);
+    log("bench: syncing ../shared/peers into target/peers");
+    copy_tree(&src, &dest)?;
+    if lock_changed || !dest.join("node_modules").is_dir() {
+        Cmd::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .dir("target/peers")
+            .stdout_to_stderr()
+            .run()?;
+    }
+    Cmd::new("node")
+        .args(["bench.mjs", "--env", &opts.env])
+        .args(case_args(opts, Some("1")))
+        .dir("target/peers")
+        .run_lines(|line| sink.line(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_and_passes_case_flags_through() {
+        let opts = parse(&strings(&[
+            "--op",
+            "matmul",
+            "--shape",
+            "1x2x3;4x5x6",
+            "--quick",
+            "--build",
+            "all",
+        ]))
+        .unwrap();
+        assert_eq!(opts.env, "node");
+        assert_eq!(opts.builds, [Build::Simd128, Build::Relaxed]);
+        assert_eq!(
+            case_args(&opts, None),
+            ["--op", "matmul", "--shape", "1x2x3;4x5x6", "--quick"]
+        );
+        assert_eq!(
+            case_args(&opts, Some("1")),
+            [
+                "--op",
+                "matmul",
+                "--shape",
+                "1x2x3;4x5x6",
+                "--threads",
+                "1",
+                "--quick"
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(parse(&strings(&["--env", "firefox"])).is_err());
+        assert!(parse(&strings(&["--build", "threads"])).is_err());
+        assert!(parse(&strings(&["--bogus"])).is_err());
+    }
+}

@@ -1,0 +1,281 @@
+//! `cargo xtask test [--only STAGE,...] [--quick]`: setup, then every test stage in order,
+//! stopping at the first failure, then a summary with each stage's time and status.
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::bench::{self, relaxed};
+use crate::setup::{self, Needs, Tools, WASM_TARGET};
+use crate::util::{fail, fmt_duration, log, root, usage_error, Args, Cmd, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Lint,
+    Native,
+    Node,
+    Chromium,
+    RelaxedNode,
+    RelaxedChromium,
+    Bench,
+}
+
+const STAGES: [Stage; 7] = [
+    Stage::Lint,
+    Stage::Native,
+    Stage::Node,
+    Stage::Chromium,
+    Stage::RelaxedNode,
+    Stage::RelaxedChromium,
+    Stage::Bench,
+];
+
+/// The smoke benchmark run after the tests (it verifies its results against a reference).
+const BENCH_SMOKE: [&str; 7] = [
+    "--env", "node", "--op", "matmul", "--shape", "17x33x9", "--quick",
+];
+
+impl Stage {
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Lint => "lint",
+            Stage::Native => "native",
+            Stage::Node => "node",
+            Stage::Chromium => "chromium",
+            Stage::RelaxedNode => "relaxed-node",
+            Stage::RelaxedChromium => "relaxed-chromium",
+            Stage::Bench => "bench",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Stage::Lint => "rustfmt --check + clippy -D warnings",
+            Stage::Native => "native cargo test --workspace (portable)",
+            Stage::Node => "wasm32 simd128 in Node",
+            Stage::Chromium => "wasm32 simd128 in headless Chromium",
+            Stage::RelaxedNode => "wasm32 relaxed-simd in Node",
+            Stage::RelaxedChromium => "wasm32 relaxed-simd in headless Chromium",
+            Stage::Bench => "smoke benchmark (bench/run.mjs, verified)",
+        }
+    }
+
+    fn browser(self) -> bool {
+        matches!(self, Stage::Chromium | Stage::RelaxedChromium)
+    }
+
+    fn wasm(self) -> bool {
+        !matches!(self, Stage::Lint | Stage::Native)
+    }
+}
+
+enum Status {
+    Passed,
+    Failed,
+    Skipped(&'static str),
+    NotRun,
+}
+
+pub fn main(args: &[String]) -> Result {
+    let mut args = Args::new(args);
+    let quick = args.flag("--quick");
+    let only = args.values("--only")?;
+    args.finish()?;
+    let stages = select(&only, quick)?;
+
+    let started = Instant::now();
+    let mut summary: Vec<(String, Duration, Status)> = Vec::new();
+    let t = Instant::now();
+    let setup = setup::run(Needs {
+        lint: stages.contains(&Stage::Lint),
+        wasm: stages.iter().any(|s| s.wasm()),
+        node: stages.iter().any(|s| s.wasm()),
+        bench_npm: stages.contains(&Stage::Bench),
+        browser: stages.iter().any(|s| s.browser()),
+        nightly: false,
+    });
+    let tools = match setup {
+        Ok(tools) => {
+            summary.push(("setup".into(), t.elapsed(), Status::Passed));
+            tools
+        }
+        Err(e) => {
+            summary.push(("setup".into(), t.elapsed(), Status::Failed));
+            print_summary(&summary, started.elapsed());
+            return Err(fail(format!("setup failed: {e}")));
+        }
+    };
+
+    let mut failure = None;
+    for &stage in &stages {
+        if failure.is_some() {
+            summary.push((stage.name().into(), Duration::ZERO, Status::NotRun));
+            continue;
+        }
+        if stage == Stage::Bench && !root().join("bench/run.mjs").exists() {
+            let reason = "bench/run.mjs not present yet";
+            summary.push((stage.name().into(), Duration::ZERO, Status::Skipped(reason)));
+            continue;
+        }
+        log(format!("==> stage {}: {}", stage.name(), stage.what()));
+        let t = Instant::now();
+        let result = run_stage(stage, &tools);
+        let status = if result.is_ok() {
+            Status::Passed
+        } else {
+            Status::Failed
+        };
+        summary.push((stage.name().into(), t.elapsed(), status));
+        if let Err(e) = result {
+            failure = Some(format!("stage `{}` failed: {e}", stage.name()));
+        }
+    }
+    print_summary(&summary, started.elapsed());
+    match failure {
+        Some(msg) => Err(fail(msg)),
+        None => Ok(()),
+    }
+}
+
+fn select(only: &[String], quick: bool) -> Result<Vec<Stage>> {
+    let mut wanted = Vec::new();
+    for name in only.iter().flat_map(|o| o.split(',')).map(str::trim) {
+        match STAGES.iter().find(|s| s.name() == name) {
+            Some(&s) => wanted.push(s),
+            None => {
+                let names: Vec<_> = STAGES.iter().map(|s| s.name()).collect();
+                return Err(usage_error(format!(
+                    "unknown stage `{name}`; stages: {}",
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(STAGES
+        .into_iter()
+        .filter(|s| wanted.is_empty() || wanted.contains(s))
+        .filter(|s| !(quick && s.browser()))
+        .collect())
+}
+
+fn run_stage(stage: Stage, tools: &Tools) -> Result {
+    match stage {
+        Stage::Lint => {
+            Cmd::cargo().args(["fmt", "--all", "--", "--check"]).run()?;
+            Cmd::cargo()
+                .args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+                .run()
+        }
+        Stage::Native => Cmd::cargo().args(["test", "--workspace"]).run(),
+        Stage::Node => wasm_test(false, None),
+        Stage::Chromium => wasm_test(false, Some(tools)),
+        Stage::RelaxedNode => wasm_test(true, None),
+        Stage::RelaxedChromium => wasm_test(true, Some(tools)),
+        Stage::Bench => {
+            let args: Vec<String> = BENCH_SMOKE.iter().map(|s| s.to_string()).collect();
+            bench::main(&args)
+        }
+    }
+}
+
+/// `cargo test --target wasm32-unknown-unknown -p wasmnn-kernels -p wasmnn`, in Node or (with
+/// `browser`) in headless Chromium. The +simd128 flags and the runner come from
+/// .cargo/config.toml.
+fn wasm_test(relaxed_simd: bool, browser: Option<&Tools>) -> Result {
+    let mut cargo = Cmd::cargo().args(["test", "--target", WASM_TARGET]).args([
+        "-p",
+        "wasmnn-kernels",
+        "-p",
+        "wasmnn",
+    ]);
+    if relaxed_simd {
+        cargo = relaxed(cargo);
+    }
+    match browser {
+        None => {
+            cargo = cargo.env_remove("WASM_BINDGEN_USE_BROWSER");
+            if relaxed_simd {
+                cargo = cargo.env("NODE_ARGS", bench::NODE_RELAXED_FLAG);
+            }
+        }
+        Some(tools) => {
+            let (Some(chromium), Some(driver)) = (&tools.chromium, &tools.chromedriver) else {
+                return Err(fail(
+                    "Chromium or ChromeDriver not found (see the setup messages above); \
+                     `--quick` skips the browser stages",
+                ));
+            };
+            cargo = cargo
+                .env("WASM_BINDGEN_USE_BROWSER", "1")
+                .env("CHROMEDRIVER", driver.to_string_lossy())
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+            if let Some(json) = webdriver_json_for(chromium)? {
+                cargo = cargo.env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", json.to_string_lossy());
+            }
+        }
+    }
+    cargo.run()
+}
+
+/// The repository's webdriver.json names /usr/bin/chromium. For another Chromium
+/// (`CHROMIUM_PATH`), writes a copy naming that binary into target/ and returns its path.
+fn webdriver_json_for(chromium: &Path) -> Result<Option<PathBuf>> {
+    const DEFAULT: &str = "\"/usr/bin/chromium\"";
+    let original = fs::read_to_string(root().join("webdriver.json"))?;
+    let quoted = format!(
+        "\"{}\"",
+        chromium
+            .to_string_lossy()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+    );
+    if quoted == DEFAULT || !original.contains(DEFAULT) {
+        return Ok(None);
+    }
+    let path = root().join("target/webdriver.json");
+    fs::create_dir_all(root().join("target"))?;
+    fs::write(&path, original.replace(DEFAULT, &quoted))?;
+    Ok(Some(path))
+}
+
+fn print_summary(summary: &[(String, Duration, Status)], total: Duration) {
+    eprintln!();
+    eprintln!("==================== cargo xtask test: summary ====================");
+    for (name, time, status) in summary {
+        let (status, time) = match status {
+            Status::Passed => ("ok".to_string(), fmt_duration(*time)),
+            Status::Failed => ("FAILED".to_string(), fmt_duration(*time)),
+            Status::Skipped(why) => (format!("skipped ({why})"), "-".into()),
+            Status::NotRun => ("not run (an earlier stage failed)".into(), "-".into()),
+        };
+        eprintln!("  {name:<18} {time:>8}  {status}");
+    }
+    eprintln!("  {:<18} {:>8}", "total", fmt_duration(total));
+    eprintln!("===================================================================");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_selection() {
+        assert_eq!(select(&[], false).unwrap(), STAGES);
+        let quick = select(&[], true).unwrap();
+        assert!(!quick.contains(&Stage::Chromium) && !quick.contains(&Stage::RelaxedChromium));
+        assert_eq!(quick.len(), STAGES.len() - 2);
+        let only = select(&["node,lint".into(), "relaxed-chromium".into()], false).unwrap();
+        assert_eq!(only, [Stage::Lint, Stage::Node, Stage::RelaxedChromium]);
+        assert_eq!(
+            select(&["relaxed-chromium".into()], true).unwrap(),
+            Vec::<Stage>::new()
+        );
+        assert!(select(&["firefox".into()], false).is_err());
+    }
+}
