@@ -70,51 +70,6 @@ pub unsafe fn tile_4x8(kc: usize, a: [*const f32; MR], a_cs: usize, b: *const f3
     [[c00, c01], [c10, c11], [c20, c21], [c30, c31]]
 }
 
-/// `1 x NR` GEMV tile over one packed panel, `k` unrolled by 4 into eight independent
-/// accumulators: one sequential stream of B (what a memory-bound GEMV wants) and no add-latency
-/// chain. The four partial sums are added at the end.
-///
-/// # Safety
-/// `a + p * a_cs` readable for `p < kc`; `b[0 .. kc * NR]` readable.
-#[inline(always)]
-pub unsafe fn tile_1x8_k4(kc: usize, a: *const f32, a_cs: usize, b: *const f32) -> Tile<1> {
-    let z = F32x4::zero();
-    let (mut c0, mut c1, mut c2, mut c3) = (z, z, z, z);
-    let (mut c4, mut c5, mut c6, mut c7) = (z, z, z, z);
-    let mut a = a;
-    let mut b = b;
-    for _ in 0..kc / 4 {
-        // SAFETY: p, p+1, p+2, p+3 < kc (caller contract); pointers advance 4 k per step.
-        unsafe {
-            let x = F32x4::load_splat(a);
-            c0 = x.mul_add(F32x4::load(b), c0);
-            c1 = x.mul_add(F32x4::load(b.add(4)), c1);
-            let x = F32x4::load_splat(a.wrapping_add(a_cs));
-            c2 = x.mul_add(F32x4::load(b.add(8)), c2);
-            c3 = x.mul_add(F32x4::load(b.add(12)), c3);
-            let x = F32x4::load_splat(a.wrapping_add(2 * a_cs));
-            c4 = x.mul_add(F32x4::load(b.add(16)), c4);
-            c5 = x.mul_add(F32x4::load(b.add(20)), c5);
-            let x = F32x4::load_splat(a.wrapping_add(3 * a_cs));
-            c6 = x.mul_add(F32x4::load(b.add(24)), c6);
-            c7 = x.mul_add(F32x4::load(b.add(28)), c7);
-            a = a.wrapping_add(4 * a_cs);
-            b = b.add(4 * NR);
-        }
-    }
-    for _ in 0..kc % 4 {
-        // SAFETY: the remaining k < kc.
-        unsafe {
-            let x = F32x4::load_splat(a);
-            c0 = x.mul_add(F32x4::load(b), c0);
-            c1 = x.mul_add(F32x4::load(b.add(4)), c1);
-            a = a.wrapping_add(a_cs);
-            b = b.add(NR);
-        }
-    }
-    [[c0.add(c2).add(c4.add(c6)), c1.add(c3).add(c5.add(c7))]]
-}
-
 /// `1 x 4NR` GEMV tile: one row of A against four consecutive packed panels (`b[p]`), eight
 /// independent accumulators so the loop is bound by loads, not by add latency.
 /// Returns one `Tile<1>` per panel.
