@@ -1,0 +1,136 @@
+// Environment-neutral benchmark loop for wasmnn: runs in Node (in the run.mjs process) and in
+// Chromium (in a dedicated module Worker started by browser/index.html). Records follow the peer
+// benchmarks' schema (../shared/peers/README.md), with peer "wasmnn" plus `build` and `kernel_ms`.
+import { CASES, VERIFY_MAX_FLOPS, check, makeInputs, parseCase, reference } from './cases.mjs';
+
+/** The fixed cases of `ops` (default matmul), or `shapes` parsed for each op. */
+export function selectCases({ ops, quick, shapes }) {
+  const wanted = ops ?? ['matmul'];
+  if (shapes) return wanted.flatMap((op) => shapes.map((s) => parseCase(op, s)));
+  const seen = new Set();
+  return CASES.filter((c) => wanted.includes(c.op) && (!quick || (!seen.has(c.op) && seen.add(c.op))));
+}
+
+/**
+ * Times `runBatch(n)` (n back-to-back calls) the way the peers time one call: warm-up of >= 3
+ * calls and ~10% of the budget, then samples of `batch` calls lasting >= ~2 ms (Chromium's clock
+ * is coarsened to 5 us) until the budget is spent, >= 5 samples. Our calls are synchronous, so
+ * nothing is awaited between them.
+ */
+export function measure(runBatch, budgetMs) {
+  const now = () => performance.now();
+  let calls = 0;
+  let t0 = now();
+  while (calls < 3 || (now() - t0 < budgetMs / 10 && calls < 1000)) { runBatch(1); calls++; }
+  const perCall = Math.max((now() - t0) / calls, 1e-4);
+  const batch = Math.max(1, Math.ceil(2 / perCall));
+  const samples = [];
+  t0 = now();
+  while (samples.length < 5 || (now() - t0 < budgetMs && samples.length < 5000)) {
+    const t = now();
+    runBatch(batch);
+    samples.push((now() - t) / batch);
+  }
+  samples.sort((a, b) => a - b);
+  return { median: samples[samples.length >> 1], min: samples[0], reps: samples.length * batch, batch };
+}
+
+const round = (x, digits = 4) => Number(x.toPrecision(digits));
+
+// Per-op adapters. `call(c, d)` builds the weights once and returns the timed call (copy the
+// activation in, run, copy the result out); `kernel(c, d)` returns a MatmulBench on resident buffers.
+const FUSED_ACT = { bias: 'none', 'bias+relu': 'relu', 'bias+gelu': 'gelu' };
+const ADAPTERS = {
+  matmul: {
+    call(w, c, d) {
+      const pm = new w.PackedMatrix(d.B, c.K, c.N);
+      return { run: () => pm.matmul(d.A, c.M), free: () => pm.free() };
+    },
+    kernel: (w, c, d) => new w.MatmulBench(d.A, c.M, d.B, c.K, c.N, undefined, 'none'),
+  },
+  fused: {
+    call(w, c, d) {
+      const lin = new w.Linear(d.B, c.K, c.N, d.bias, FUSED_ACT[c.act]);
+      return { run: () => lin.forward(d.A, c.M), free: () => lin.free() };
+    },
+    kernel: (w, c, d) => new w.MatmulBench(d.A, c.M, d.B, c.K, c.N, d.bias, FUSED_ACT[c.act]),
+  },
+};
+
+function skipReason(c) {
+  if (!ADAPTERS[c.op]) return 'not implemented yet in wasmnn';
+  if (c.opt === 'disabled') return 'ORT-only variant (graph optimizations off)';
+  return null;
+}
+
+function defaultEngine() {
+  if (globalThis.process?.versions?.node) return `node-${process.versions.node}`;
+  return navigator.userAgent.match(/\S*Chrome\/[\d.]+/)?.[0] ?? navigator.userAgent;
+}
+
+const EXPECTED_ISA = { simd128: 'simd128', relaxed: 'relaxed-simd' };
+
+/**
+ * opts: {env, build, threads, ops, shapes, quick, engine?, extra?,
+ *        load: async () => ({wasm: initialised pkg namespace, binary: string}), emit(record)}
+ */
+export async function runBench(opts) {
+  const { env, build, threads, emit } = opts;
+  const base = { peer: 'wasmnn', env, threads, engine: opts.engine ?? defaultEngine(), build };
+  const extra = opts.extra ?? {};
+  let wasm, binary, info;
+  try {
+    ({ wasm, binary } = await opts.load());
+    info = JSON.parse(wasm.build_info());
+    if (EXPECTED_ISA[build] && info.isa !== EXPECTED_ISA[build]) {
+      throw new Error(`package ${binary} was built for isa ${info.isa}, not for --build ${build}`);
+    }
+  } catch (e) {
+    emit({ ...base, op: 'init', shape: '-', error: String(e?.message ?? e).slice(0, 300), ...extra });
+    return;
+  }
+  const common = { binary, threads_effective: 1, version: info.version };
+  if (threads !== 1) {
+    emit({ ...base, op: 'init', shape: '-', ...common, skipped: 'wasmnn has no multi-threaded build yet', ...extra });
+    return;
+  }
+  const budget = opts.quick ? 200 : 1000;
+  for (const c of selectCases(opts)) {
+    const rec = { ...base, op: c.op, shape: c.shape };
+    const skip = skipReason(c);
+    if (skip) { emit({ ...rec, skipped: skip, ...extra }); continue; }
+    const adapter = ADAPTERS[c.op];
+    let call, bench;
+    try {
+      const d = makeInputs(c);
+      const ref = (c.flops ?? 0) <= VERIFY_MAX_FLOPS ? reference(c, d) : null;
+      // Public API: one call = copy in, run, copy out; weights packed once, outside the timing.
+      call = adapter.call(wasm, c, d);
+      const verified = ref ? check(c, call.run(), ref) : {};
+      let sink = null;
+      const t = measure((n) => { for (let i = 0; i < n; i++) sink = call.run(); }, budget);
+      if (sink?.length !== c.M * c.N) throw new Error(`output has ${sink?.length} elements, expected ${c.M * c.N}`);
+      call.free(); call = null;
+      // Kernel only: the GEMM on operands resident in wasm memory. Its output is verified too.
+      bench = adapter.kernel(wasm, c, d);
+      if (ref) {
+        bench.run(1);
+        const k = check(c, bench.output(), ref);
+        verified.check = verified.check === 'ok' && k.check === 'ok' ? 'ok' : 'FAIL';
+        verified.max_err = Math.max(verified.max_err, k.max_err);
+      }
+      const tk = measure((n) => bench.run(n), budget);
+      emit({
+        ...rec, median_ms: round(t.median), min_ms: round(t.min), reps: t.reps, batch: t.batch,
+        gflops: c.flops ? round(c.flops / t.median / 1e6) : null,
+        gbps: c.bytes ? round(c.bytes / t.median / 1e6) : undefined,
+        kernel_ms: round(tk.median), ...common, ...verified, ...extra,
+      });
+    } catch (e) {
+      emit({ ...rec, error: String(e?.message ?? e).slice(0, 300), ...extra });
+    } finally {
+      call?.free();
+      bench?.free();
+    }
+  }
+}
