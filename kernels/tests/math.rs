@@ -5,7 +5,11 @@ use wasm_bindgen_test::wasm_bindgen_test;
 use wasmnn_kernels::{math, simd::F32x4};
 
 /// Distance between swept bit patterns: 34 million values natively, 4 million on wasm.
-const STEP: u32 = if cfg!(target_arch = "wasm32") { 1021 } else { 127 };
+const STEP: u32 = if cfg!(target_arch = "wasm32") {
+    1021
+} else {
+    127
+};
 
 /// Every `step`-th f32 bit pattern, NaNs included.
 fn sweep(step: u32) -> impl Iterator<Item = f32> {
