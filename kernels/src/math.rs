@@ -27,7 +27,7 @@ fn exp_poly(r: F32x4) -> F32x4 {
     p = p.mul_add(r, F32x4::splat(8.333_452e-3));
     p = p.mul_add(r, F32x4::splat(4.166_579_6e-2));
     p = p.mul_add(r, F32x4::splat(1.666_666_5e-1));
-    p.mul_add(r, F32x4::splat(5.000_000_1e-1))
+    p.mul_add(r, F32x4::splat(0.5))
 }
 
 /// `e^x` lane-wise.
@@ -123,7 +123,7 @@ const FAR_NEGATIVE: f32 = 104.0;
 /// `x * sigmoid(2u)`, which has no cancellation for negative `x`.
 #[inline(always)]
 pub fn gelu_tanh(x: F32x4) -> F32x4 {
-    const TWO_SQRT_2_OVER_PI: f32 = 1.595_769_1;
+    const TWO_SQRT_2_OVER_PI: f32 = 1.595_769;
     let x3 = x.mul(x).mul(x);
     let u2 = x3
         .mul_add(F32x4::splat(0.044_715), x)

@@ -4,7 +4,7 @@
 //! Full tiles with unit column stride use vector loads and stores; edge tiles (fewer than
 //! [`NR`] valid columns) and strided C go through a small stack buffer, so nothing outside the
 //! valid `rows x cols` part of C is ever read or written.
-use super::kernel::{Tile, NR};
+use super::kernel::{Tile, MR, NR};
 use crate::epilogue::EpilogueOp;
 use crate::simd::F32x4;
 
@@ -42,6 +42,20 @@ unsafe fn load_tile<const R: usize>(
     cols: usize,
 ) -> Tile<R> {
     let mut t = [[F32x4::zero(); 2]; R];
+    if R == MR && rows == MR && m.rs == 1 && m.cs != 1 {
+        // Column-major tile (NCHW conv output, transposed C): load columns, transpose back.
+        let mut cols_v = [F32x4::zero(); NR];
+        for (c, v) in cols_v.iter_mut().enumerate().take(cols) {
+            // SAFETY: rows i0..i0+4 of column j0+c are valid and consecutive (rs == 1).
+            *v = unsafe { F32x4::load(m.ptr.wrapping_add(i0 + (j0 + c) * m.cs)) };
+        }
+        let lo = F32x4::transpose4([cols_v[0], cols_v[1], cols_v[2], cols_v[3]]);
+        let hi = F32x4::transpose4([cols_v[4], cols_v[5], cols_v[6], cols_v[7]]);
+        for r in 0..MR {
+            t[r] = [lo[r], hi[r]];
+        }
+        return t;
+    }
     for (r, row) in t.iter_mut().enumerate().take(rows) {
         let p = m.ptr.wrapping_add((i0 + r) * m.rs + j0 * m.cs);
         if cols == NR && m.cs == 1 {
@@ -126,6 +140,17 @@ pub(crate) unsafe fn finish_tile<const R: usize>(
             // SAFETY: ops were validated against C's shape, so every index below is in bounds.
             unsafe { apply_op(&mut acc, op, i0, j0, rows, cols) };
         }
+    }
+    if R == MR && rows == MR && c.rs == 1 && c.cs != 1 {
+        // Column-major C: transpose the 4x8 tile into 8 columns of 4 consecutive rows.
+        let lo = F32x4::transpose4(core::array::from_fn(|r| acc[r][0]));
+        let hi = F32x4::transpose4(core::array::from_fn(|r| acc[r][1]));
+        for col in 0..cols {
+            let v = if col < 4 { lo[col] } else { hi[col - 4] };
+            // SAFETY: rows i0..i0+4 of column j0+col are inside C and consecutive (rs == 1).
+            unsafe { v.store(c.ptr.wrapping_add(i0 + (j0 + col) * c.cs)) };
+        }
+        return;
     }
     for (r, row) in acc.iter().enumerate().take(rows) {
         let p = c.ptr.wrapping_add((i0 + r) * c.rs + j0 * c.cs);

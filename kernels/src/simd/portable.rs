@@ -51,6 +51,9 @@ macro_rules! lanewise {
     }};
 }
 
+// Named methods rather than operator traits: kernels read as the instruction sequence they
+// compile to (`a.mul_add(b, c)` next to `a.add(b)`), with no hidden conversions.
+#[allow(clippy::should_implement_trait)]
 impl F32x4 {
     /// All lanes zero.
     #[inline(always)]
@@ -196,5 +199,15 @@ impl F32x4 {
     pub fn reduce_max(self) -> f32 {
         let a = self.0;
         a[0].max(a[1]).max(a[2].max(a[3]))
+    }
+    /// Transposes the 4x4 matrix whose rows are `r`: returns its columns.
+    #[inline(always)]
+    pub fn transpose4(r: [Self; 4]) -> [Self; 4] {
+        core::array::from_fn(|j| Self(core::array::from_fn(|i| r[i].0[j])))
+    }
+    /// Lanes that are NaN in `o` become that NaN; others keep `self` (max-pool NaN propagation).
+    #[inline(always)]
+    pub fn keep_nan_from(self, o: Self) -> Self {
+        lanewise!(self.0, o.0, |s, o| if o.is_nan() { o } else { s })
     }
 }

@@ -6,6 +6,9 @@ use core::arch::wasm32::*;
 #[repr(transparent)]
 pub struct F32x4(v128);
 
+// Named methods rather than operator traits: kernels read as the instruction sequence they
+// compile to (`a.mul_add(b, c)` next to `a.add(b)`), with no hidden conversions.
+#[allow(clippy::should_implement_trait)]
 impl F32x4 {
     /// All lanes zero.
     #[inline(always)]
@@ -153,5 +156,24 @@ impl F32x4 {
     pub fn reduce_max(self) -> f32 {
         let a = self.to_array();
         a[0].max(a[1]).max(a[2].max(a[3]))
+    }
+    /// Transposes the 4x4 matrix whose rows are `r`: returns its columns.
+    #[inline(always)]
+    pub fn transpose4(r: [Self; 4]) -> [Self; 4] {
+        let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0].0, r[1].0);
+        let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0].0, r[1].0);
+        let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2].0, r[3].0);
+        let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2].0, r[3].0);
+        [
+            Self(i32x4_shuffle::<0, 1, 4, 5>(t0, t2)),
+            Self(i32x4_shuffle::<2, 3, 6, 7>(t0, t2)),
+            Self(i32x4_shuffle::<0, 1, 4, 5>(t1, t3)),
+            Self(i32x4_shuffle::<2, 3, 6, 7>(t1, t3)),
+        ]
+    }
+    /// Lanes that are NaN in `o` become that NaN; others keep `self` (max-pool NaN propagation).
+    #[inline(always)]
+    pub fn keep_nan_from(self, o: Self) -> Self {
+        Self(v128_bitselect(o.0, self.0, f32x4_ne(o.0, o.0)))
     }
 }

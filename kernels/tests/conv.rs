@@ -1,0 +1,564 @@
+//! Convolution, pooling and layout conversion against direct f64 loops. Inputs are small
+//! integers, so every method (GEMM, im2col, depthwise) must match exactly.
+mod common;
+
+use common::Rng;
+use wasm_bindgen_test::wasm_bindgen_test;
+use wasmnn_kernels::conv::layout::convert;
+use wasmnn_kernels::conv::pool::{global_average_pool, Pool2d, PoolKind};
+use wasmnn_kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
+use wasmnn_kernels::{Activation, Error};
+
+/// The 7-loop reference on NCHW data: y[n][o][oy][ox] = bias[o] + sum x * w.
+fn reference(
+    x: &[f32],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    wt: &[f32],
+    o: usize,
+    p: &Conv2dParams,
+    bias: Option<&[f32]>,
+) -> (Vec<f64>, usize, usize) {
+    let (ho, wo) = p.output_size(h, w).unwrap();
+    let (cg, og) = (c / p.groups, o / p.groups);
+    let mut y = vec![0.0f64; n * o * ho * wo];
+    for b in 0..n {
+        for oc in 0..o {
+            let g = oc / og;
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let mut acc = bias.map_or(0.0, |bb| bb[oc] as f64);
+                    for ci in 0..cg {
+                        for ky in 0..p.kernel_h {
+                            for kx in 0..p.kernel_w {
+                                let iy = (oy * p.stride_h + ky * p.dilation_h) as isize
+                                    - p.pad_top as isize;
+                                let ix = (ox * p.stride_w + kx * p.dilation_w) as isize
+                                    - p.pad_left as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                    continue;
+                                }
+                                let xv = x
+                                    [((b * c + g * cg + ci) * h + iy as usize) * w + ix as usize]
+                                    as f64;
+                                let wv =
+                                    wt[((oc * cg + ci) * p.kernel_h + ky) * p.kernel_w + kx] as f64;
+                                acc += xv * wv;
+                            }
+                        }
+                    }
+                    y[((b * o + oc) * ho + oy) * wo + ox] = acc;
+                }
+            }
+        }
+    }
+    (y, ho, wo)
+}
+
+fn to_nhwc(x: &[f32], n: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    convert(
+        x,
+        TensorLayout::Nchw,
+        &mut out,
+        TensorLayout::Nhwc,
+        n,
+        c,
+        h,
+        w,
+    )
+    .unwrap();
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_conv(
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    p: Conv2dParams,
+    act: Activation,
+    with_res: bool,
+    rng: &mut Rng,
+) {
+    let cg = c / p.groups;
+    let x: Vec<f32> = (0..n * c * h * w).map(|_| rng.int(-3, 3) as f32).collect();
+    let wt: Vec<f32> = (0..o * cg * p.kernel_h * p.kernel_w)
+        .map(|_| rng.int(-2, 2) as f32)
+        .collect();
+    let bias: Vec<f32> = (0..o).map(|_| rng.int(-5, 5) as f32).collect();
+    let (mut want, ho, wo) = reference(&x, n, c, h, w, &wt, o, &p, Some(&bias));
+    let res: Vec<f32> = (0..want.len()).map(|_| rng.int(-4, 4) as f32).collect();
+    for (i, v) in want.iter_mut().enumerate() {
+        if act == Activation::Relu && *v < 0.0 {
+            *v = 0.0;
+        }
+        if with_res {
+            *v += res[i] as f64;
+        }
+    }
+    let conv = Conv2d::new(&wt, o, c, p).unwrap();
+    for layout in [TensorLayout::Nchw, TensorLayout::Nhwc] {
+        let (xin, res_l) = match layout {
+            TensorLayout::Nchw => (x.clone(), res.clone()),
+            TensorLayout::Nhwc => (to_nhwc(&x, n, c, h, w), to_nhwc(&res, n, o, ho, wo)),
+        };
+        let mut y = vec![f32::NAN; want.len()];
+        let epi = ConvEpilogue {
+            bias: Some(&bias),
+            activation: act,
+            residual: with_res.then_some(&res_l[..]),
+        };
+        conv.run(&xin, layout, n, h, w, &mut y, &epi).unwrap();
+        let y_nchw = match layout {
+            TensorLayout::Nchw => y,
+            TensorLayout::Nhwc => {
+                let mut back = vec![0.0; y.len()];
+                convert(
+                    &y,
+                    TensorLayout::Nhwc,
+                    &mut back,
+                    TensorLayout::Nchw,
+                    n,
+                    o,
+                    ho,
+                    wo,
+                )
+                .unwrap();
+                back
+            }
+        };
+        for (i, (&got, &exp)) in y_nchw.iter().zip(&want).enumerate() {
+            assert_eq!(
+                got as f64, exp,
+                "{layout:?} n={n} c={c} {h}x{w} o={o} {p:?} {act:?} res={with_res}: element {i}"
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn conv_sweep_exact() {
+    let mut rng = Rng::new(11);
+    let mut idx = 0;
+    for &(h, w) in &[(1, 1), (5, 7), (8, 8), (11, 6)] {
+        for k in [1, 3, 5, 7] {
+            for &(sh, sw) in &[(1, 1), (2, 2), (2, 1)] {
+                for &(pad, dil) in &[
+                    ((0, 0, 0, 0), 1),
+                    ((1, 1, 1, 1), 1),
+                    ((0, 1, 2, 0), 2),
+                    ((3, 3, 3, 3), 1),
+                ] {
+                    let p = Conv2dParams::new(k, k)
+                        .stride(sh, sw)
+                        .dilation(dil, dil)
+                        .padding(pad.0, pad.1, pad.2, pad.3);
+                    if p.output_size(h, w).is_err() {
+                        continue;
+                    }
+                    let (c, o, groups) =
+                        [(3, 5, 1), (4, 6, 2), (6, 6, 6), (5, 10, 5), (8, 9, 1)][idx % 5];
+                    let act = if idx % 2 == 0 {
+                        Activation::Relu
+                    } else {
+                        Activation::Identity
+                    };
+                    check_conv(
+                        1 + idx % 2,
+                        c,
+                        h,
+                        w,
+                        o,
+                        p.groups(groups),
+                        act,
+                        idx % 3 == 0,
+                        &mut rng,
+                    );
+                    idx += 1;
+                }
+            }
+        }
+    }
+    assert!(idx > 100, "only {idx} cases ran");
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn conv_real_layer_shapes() {
+    let mut rng = Rng::new(12);
+    // Depthwise with dilation and asymmetric padding not divisible by the dilation, k5 and k7.
+    for (k, pad, dil, stride) in [
+        (3, (0, 1, 2, 3), 2, (1, 1)),
+        (5, (2, 3, 1, 0), 2, (2, 1)),
+        (7, (3, 3, 3, 3), 1, (1, 2)),
+    ] {
+        let p = Conv2dParams::new(k, k)
+            .padding(pad.0, pad.1, pad.2, pad.3)
+            .dilation(dil, dil)
+            .stride(stride.0, stride.1);
+        check_conv(
+            2,
+            6,
+            11,
+            13,
+            6,
+            p.groups(6),
+            Activation::Relu,
+            true,
+            &mut rng,
+        );
+        check_conv(
+            1,
+            4,
+            9,
+            10,
+            8,
+            p.groups(2),
+            Activation::Identity,
+            false,
+            &mut rng,
+        );
+    }
+    // 1x1 pointwise (GEMM in place), depthwise k3 s1/s2, dense k3 with many channels (im2col blocks).
+    check_conv(
+        1,
+        16,
+        14,
+        14,
+        24,
+        Conv2dParams::new(1, 1),
+        Activation::Relu,
+        true,
+        &mut rng,
+    );
+    check_conv(
+        1,
+        32,
+        13,
+        13,
+        32,
+        Conv2dParams::new(3, 3).padding(1, 1, 1, 1).groups(32),
+        Activation::Relu,
+        true,
+        &mut rng,
+    );
+    check_conv(
+        1,
+        20,
+        15,
+        15,
+        20,
+        Conv2dParams::new(3, 3)
+            .stride(2, 2)
+            .padding(1, 1, 1, 1)
+            .groups(20),
+        Activation::Identity,
+        false,
+        &mut rng,
+    );
+    check_conv(
+        1,
+        17,
+        12,
+        12,
+        16,
+        Conv2dParams::new(3, 3).padding(1, 1, 1, 1),
+        Activation::Identity,
+        true,
+        &mut rng,
+    );
+    check_conv(
+        2,
+        3,
+        24,
+        24,
+        8,
+        Conv2dParams::new(3, 3).stride(2, 2).padding(1, 1, 1, 1),
+        Activation::Relu,
+        false,
+        &mut rng,
+    );
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn conv_bad_inputs() {
+    let p = Conv2dParams::new(3, 3);
+    assert!(matches!(
+        Conv2d::new(&[0.0; 9], 1, 1, p.stride(0, 1)),
+        Err(Error::InvalidArgument {
+            what: "stride_h",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Conv2d::new(&[0.0; 9], 2, 3, p.groups(2)),
+        Err(Error::InvalidArgument { what: "groups", .. })
+    ));
+    assert!(matches!(
+        Conv2d::new(&[0.0; 8], 1, 1, p),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let conv = Conv2d::new(&[1.0; 9], 1, 1, p).unwrap();
+    let mut y = [7.0f32; 4];
+    let e = ConvEpilogue::default();
+    assert!(matches!(
+        conv.run(&[0.0; 15], TensorLayout::Nchw, 1, 4, 4, &mut y, &e),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        conv.run(&[0.0; 16], TensorLayout::Nchw, 1, 4, 4, &mut y[..3], &e),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        conv.run(&[0.0; 4], TensorLayout::Nchw, 1, 2, 2, &mut y[..1], &e),
+        Err(Error::InvalidArgument { what: "kernel", .. })
+    ));
+    let bad_bias = ConvEpilogue {
+        bias: Some(&[1.0, 2.0]),
+        ..e
+    };
+    assert!(matches!(
+        conv.run(&[0.0; 16], TensorLayout::Nchw, 1, 4, 4, &mut y, &bad_bias),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let bad_res = ConvEpilogue {
+        residual: Some(&[1.0]),
+        ..e
+    };
+    assert!(matches!(
+        conv.run(&[0.0; 16], TensorLayout::Nhwc, 1, 4, 4, &mut y, &bad_res),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(
+        y.iter().all(|&v| v == 7.0),
+        "a refused call wrote its output"
+    );
+    assert!(matches!(
+        Conv2dParams::new(3, 3)
+            .padding(1, 0, 0, 0)
+            .output_size(usize::MAX, 1),
+        Err(Error::Overflow { .. })
+    ));
+}
+
+fn pool_reference(x: &[f32], c: usize, h: usize, w: usize, pool: &Pool2d) -> Vec<f64> {
+    let (ho, wo) = pool.output_size(h, w).unwrap();
+    let p = pool.window;
+    let mut y = vec![0.0; c * ho * wo];
+    for ch in 0..c {
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let (mut m, mut s, mut cnt, mut cnt_pad) = (f64::NEG_INFINITY, 0.0, 0, 0);
+                for ky in 0..p.kernel_h {
+                    for kx in 0..p.kernel_w {
+                        let iy =
+                            (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
+                        let ix =
+                            (ox * p.stride_w + kx * p.dilation_w) as isize - p.pad_left as isize;
+                        if iy < (h + p.pad_bottom) as isize && ix < (w + p.pad_right) as isize {
+                            cnt_pad += 1;
+                        }
+                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            continue;
+                        }
+                        let v = x[(ch * h + iy as usize) * w + ix as usize] as f64;
+                        m = m.max(v);
+                        s += v;
+                        cnt += 1;
+                    }
+                }
+                y[(ch * ho + oy) * wo + ox] = match pool.kind {
+                    PoolKind::Max => m,
+                    PoolKind::Average {
+                        count_include_pad: true,
+                    } => s / cnt_pad as f64,
+                    PoolKind::Average {
+                        count_include_pad: false,
+                    } => s / cnt as f64,
+                };
+            }
+        }
+    }
+    y
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn pooling_matches_onnx_semantics() {
+    let mut rng = Rng::new(13);
+    // ONNX ceil_mode example: 4x4 input, k3 s2, ceil -> 2x2 (floor -> 1x1).
+    let p = Pool2d {
+        kind: PoolKind::Max,
+        window: Conv2dParams::new(3, 3).stride(2, 2),
+        ceil_mode: true,
+    };
+    assert_eq!(p.output_size(4, 4).unwrap(), (2, 2));
+    assert_eq!(
+        Pool2d {
+            ceil_mode: false,
+            ..p
+        }
+        .output_size(4, 4)
+        .unwrap(),
+        (1, 1)
+    );
+    for kind in [
+        PoolKind::Max,
+        PoolKind::Average {
+            count_include_pad: true,
+        },
+        PoolKind::Average {
+            count_include_pad: false,
+        },
+    ] {
+        for &(k, s, pad, ceil) in &[
+            (2, 2, 0, false),
+            (3, 2, 1, true),
+            (3, 1, 1, false),
+            (3, 2, 0, true),
+            (2, 1, 1, true),
+        ] {
+            for &(c, h, w) in &[(3, 7, 7), (5, 8, 5), (4, 1, 9)] {
+                let pool = Pool2d {
+                    kind,
+                    window: Conv2dParams::new(k.min(h + 2 * pad), k)
+                        .stride(s, s)
+                        .padding(pad, pad, pad, pad),
+                    ceil_mode: ceil,
+                };
+                let Ok((ho, wo)) = pool.output_size(h, w) else {
+                    continue;
+                };
+                let x: Vec<f32> = (0..c * h * w).map(|_| rng.int(-9, 9) as f32).collect();
+                let want = pool_reference(&x, c, h, w, &pool);
+                for layout in [TensorLayout::Nchw, TensorLayout::Nhwc] {
+                    let xin = if layout == TensorLayout::Nhwc {
+                        to_nhwc(&x, 1, c, h, w)
+                    } else {
+                        x.clone()
+                    };
+                    let mut y = vec![0.0; c * ho * wo];
+                    pool.run(&xin, layout, 1, c, h, w, &mut y).unwrap();
+                    let y = if layout == TensorLayout::Nhwc {
+                        let mut b = vec![0.0; y.len()];
+                        convert(
+                            &y,
+                            TensorLayout::Nhwc,
+                            &mut b,
+                            TensorLayout::Nchw,
+                            1,
+                            c,
+                            ho,
+                            wo,
+                        )
+                        .unwrap();
+                        b
+                    } else {
+                        y
+                    };
+                    for (i, (&g, &e)) in y.iter().zip(&want).enumerate() {
+                        assert!((g as f64 - e).abs() <= 1e-6 * e.abs().max(1.0), "{kind:?} k{k} s{s} p{pad} ceil={ceil} {layout:?} {c}x{h}x{w}: [{i}] {g} vs {e}");
+                    }
+                }
+            }
+        }
+    }
+    // NaN propagates through max pooling.
+    let mut x = vec![1.0f32; 16];
+    x[5] = f32::NAN;
+    let mut y = [0.0; 4];
+    Pool2d {
+        kind: PoolKind::Max,
+        window: Conv2dParams::new(2, 2).stride(2, 2),
+        ceil_mode: false,
+    }
+    .run(&x, TensorLayout::Nchw, 1, 1, 4, 4, &mut y)
+    .unwrap();
+    assert!(y[0].is_nan() && y[1] == 1.0, "{y:?}");
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn global_average_pool_both_layouts() {
+    let mut rng = Rng::new(14);
+    let (n, c, h, w) = (2, 5, 7, 9);
+    let x: Vec<f32> = (0..n * c * h * w).map(|_| rng.int(-9, 9) as f32).collect();
+    let mut want = vec![0.0f64; n * c];
+    for (i, v) in want.iter_mut().enumerate() {
+        *v = x[i * h * w..(i + 1) * h * w]
+            .iter()
+            .map(|&t| t as f64)
+            .sum::<f64>()
+            / (h * w) as f64;
+    }
+    for layout in [TensorLayout::Nchw, TensorLayout::Nhwc] {
+        let xin = if layout == TensorLayout::Nhwc {
+            to_nhwc(&x, n, c, h, w)
+        } else {
+            x.clone()
+        };
+        let mut y = vec![0.0; n * c];
+        global_average_pool(&xin, layout, n, c, h, w, &mut y).unwrap();
+        for (g, e) in y.iter().zip(&want) {
+            assert!((*g as f64 - e).abs() < 1e-5, "{layout:?}: {g} vs {e}");
+        }
+    }
+    assert!(matches!(
+        global_average_pool(&x, TensorLayout::Nchw, n, c, h, w, &mut [0.0; 3]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn layout_round_trip() {
+    for &(n, c, h, w) in &[(1, 1, 1, 1), (2, 3, 5, 7), (1, 8, 4, 4), (3, 13, 1, 9)] {
+        let x: Vec<f32> = (0..n * c * h * w).map(|i| i as f32).collect();
+        let mut nhwc = vec![0.0; x.len()];
+        convert(
+            &x,
+            TensorLayout::Nchw,
+            &mut nhwc,
+            TensorLayout::Nhwc,
+            n,
+            c,
+            h,
+            w,
+        )
+        .unwrap();
+        for b in 0..n {
+            for ch in 0..c {
+                for p in 0..h * w {
+                    assert_eq!(nhwc[(b * h * w + p) * c + ch], x[(b * c + ch) * h * w + p]);
+                }
+            }
+        }
+        let mut back = vec![0.0; x.len()];
+        convert(
+            &nhwc,
+            TensorLayout::Nhwc,
+            &mut back,
+            TensorLayout::Nchw,
+            n,
+            c,
+            h,
+            w,
+        )
+        .unwrap();
+        assert_eq!(back, x);
+    }
+    assert!(matches!(
+        convert(
+            &[0.0; 5],
+            TensorLayout::Nchw,
+            &mut [0.0; 6],
+            TensorLayout::Nhwc,
+            1,
+            2,
+            1,
+            3
+        ),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
