@@ -10,6 +10,7 @@ use wasmnn_kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
 use wasmnn_kernels::{Activation, Error};
 
 /// The 7-loop reference on NCHW data: y[n][o][oy][ox] = bias[o] + sum x * w.
+#[allow(clippy::too_many_arguments)]
 fn reference(
     x: &[f32],
     n: usize,
