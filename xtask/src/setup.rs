@@ -160,9 +160,12 @@ fn wasm_bindgen_cli() -> Result {
          no --locked, see toolchain pitfall P1)",
         installed.as_deref().unwrap_or("none")
     ));
-    Cmd::cargo()
-        .args(["install", "wasm-bindgen-cli", "--version", &wanted])
-        .run()?;
+    let mut install = Cmd::cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]);
+    if installed.is_some() {
+        // Replace the wrong version even if cargo did not install it (or thinks it is current).
+        install = install.arg("--force");
+    }
+    install.run()?;
     match installed_wasm_bindgen() {
         Some(v) if v == wanted => Ok(()),
         other => Err(fail(format!(
