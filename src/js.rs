@@ -18,6 +18,9 @@
 use crate::{gemm_packed, Activation, EpilogueOp, Error, MatMut, MatRef, PackedB};
 use wasm_bindgen::prelude::*;
 
+mod conv;
+pub use conv::*;
+
 /// The activation names accepted by [`JsLinear::new`] and [`MatmulBench::new`].
 const ACTIVATIONS: &str = "none, relu, gelu, gelu_tanh, silu, sigmoid, tanh, hardswish";
 

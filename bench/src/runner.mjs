@@ -55,7 +55,30 @@ const ADAPTERS = {
     },
     kernel: (w, c, d) => new w.MatmulBench(d.A, c.M, d.B, c.K, c.N, d.bias, FUSED_ACT[c.act]),
   },
+  conv: {
+    // NCHW in and out, like ORT's Conv (tfjs runs NHWC). WASMNN_CONV_LAYOUT=nhwc measures our
+    // NHWC path instead: input transposed once outside the timing, output transposed back only for
+    // the check (what the tfjs adapter of the peers does).
+    call(w, c, d) {
+      const layout = globalThis.process?.env?.WASMNN_CONV_LAYOUT ?? 'nchw';
+      const conv = new w.Conv2d(d.Wt, d.bias, c.O, c.C, [c.k, c.k], [c.s, c.s], [c.p, c.p, c.p, c.p], [1, 1], c.g, 'none');
+      const x = layout === 'nhwc' ? transposeCHW(d.X, c.C, c.H * c.W) : d.X;
+      const run = () => conv.run(x, layout, 1, c.H, c.W);
+      return {
+        run, free: () => conv.free(), info: { layout },
+        fix: layout === 'nhwc' ? (y) => transposeCHW(y, c.Ho * c.Wo, c.O) : (y) => y,
+      };
+    },
+    outLen: (c) => c.O * c.Ho * c.Wo,
+  },
 };
+
+/** Transpose a rows x cols row-major Float32Array (NCHW plane stack <-> NHWC). */
+function transposeCHW(x, rows, cols) {
+  const y = new Float32Array(x.length);
+  for (let r = 0; r < rows; r++) for (let q = 0; q < cols; q++) y[q * rows + r] = x[r * cols + q];
+  return y;
+}
 
 function skipReason(c) {
   if (!ADAPTERS[c.op]) return 'not implemented yet in wasmnn';
@@ -106,25 +129,27 @@ export async function runBench(opts) {
       const ref = (c.flops ?? 0) <= VERIFY_MAX_FLOPS ? reference(c, d) : null;
       // Public API: one call = copy in, run, copy out; weights packed once, outside the timing.
       call = adapter.call(wasm, c, d);
-      const verified = ref ? check(c, call.run(), ref) : {};
+      const verified = ref ? check(c, (call.fix ?? ((y) => y))(call.run()), ref) : {};
       let sink = null;
       const t = measure((n) => { for (let i = 0; i < n; i++) sink = call.run(); }, budget);
-      if (sink?.length !== c.M * c.N) throw new Error(`output has ${sink?.length} elements, expected ${c.M * c.N}`);
+      const outLen = adapter.outLen ? adapter.outLen(c) : c.M * c.N;
+      if (sink?.length !== outLen) throw new Error(`output has ${sink?.length} elements, expected ${outLen}`);
+      const callInfo = call.info ?? {};
       call.free(); call = null;
       // Kernel only: the GEMM on operands resident in wasm memory. Its output is verified too.
-      bench = adapter.kernel(wasm, c, d);
-      if (ref) {
+      bench = adapter.kernel ? adapter.kernel(wasm, c, d) : null;
+      if (bench && ref) {
         bench.run(1);
         const k = check(c, bench.output(), ref);
         verified.check = verified.check === 'ok' && k.check === 'ok' ? 'ok' : 'FAIL';
         verified.max_err = Math.max(verified.max_err, k.max_err);
       }
-      const tk = measure((n) => bench.run(n), budget);
+      const tk = bench ? measure((n) => bench.run(n), budget) : null;
       emit({
         ...rec, median_ms: round(t.median), min_ms: round(t.min), reps: t.reps, batch: t.batch,
         gflops: c.flops ? round(c.flops / t.median / 1e6) : null,
         gbps: c.bytes ? round(c.bytes / t.median / 1e6) : undefined,
-        kernel_ms: round(tk.median), ...common, ...verified, ...extra,
+        kernel_ms: tk ? round(tk.median) : undefined, ...common, ...verified, ...callInfo, ...extra,
       });
     } catch (e) {
       emit({ ...rec, error: String(e?.message ?? e).slice(0, 300), ...extra });

@@ -45,7 +45,9 @@ pub fn exp(x: F32x4) -> F32x4 {
     let y = y.mul(n.exp2_int());
     let y = x.select_lt(F32x4::splat(EXP_LO), F32x4::zero(), y);
     // Above EXP_HI the true result may still be finite up to 88.72; we saturate to +inf.
-    F32x4::splat(EXP_HI).select_lt(x, F32x4::splat(f32::INFINITY), y)
+    let y = F32x4::splat(EXP_HI).select_lt(x, F32x4::splat(f32::INFINITY), y);
+    // NaN in, NaN out, stated explicitly: the clamps above are not relied on for it.
+    x.keep_nan(y)
 }
 
 /// `e^x - 1` for `x <= 0`, accurate near 0 (used by `tanh`).
@@ -100,7 +102,7 @@ pub fn tanh(x: F32x4) -> F32x4 {
     // tanh|x| = -t / (2 + t)
     let mag = t.neg().div(t.add(F32x4::splat(2.0)));
     // Restore the sign of x (x < 0 -> -mag); NaN stays NaN through the arithmetic above.
-    x.select_lt(F32x4::zero(), mag.neg(), mag)
+    x.keep_nan(x.select_lt(F32x4::zero(), mag.neg(), mag))
 }
 
 /// GELU, erf form: `x/2 * (1 + erf(x / sqrt 2))`.

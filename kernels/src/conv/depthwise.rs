@@ -87,42 +87,66 @@ fn store_n(d: &mut [f32], i: usize, n: usize, v: F32x4) {
 fn nhwc(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEpilogue<'_>) {
     let c = g.c_in;
     let kw = g.p.kernel_w;
+    let full = c / 16 * 16;
     for n in 0..g.batch {
         for oy in 0..g.ho {
             for ox in 0..g.wo {
                 let (kys, kxs) = tap_ranges(g, oy, ox);
                 let out_at = ((n * g.ho + oy) * g.wo + ox) * c;
-                let mut c0 = 0;
-                while c0 < c {
-                    // Up to 4 vectors (16 channels) per pass; `lanes[v]` valid lanes in vector v.
-                    let width = (c - c0).min(16);
-                    let nv = width.div_ceil(4);
-                    let lanes = |v: usize| (width - 4 * v).min(4);
+                // Hot path: 16 channels (four independent accumulators) per pass.
+                for c0 in (0..full).step_by(16) {
                     let mut acc = [F32x4::zero(); 4];
                     if let Some(b) = epi.bias {
-                        for (v, a) in acc.iter_mut().enumerate().take(nv) {
-                            *a = load_n(b, c0 + 4 * v, lanes(v));
-                        }
+                        // SAFETY: c0 + 16 <= c == b.len() (validated by Conv2d::run_with).
+                        acc = core::array::from_fn(|v| unsafe {
+                            F32x4::load(b.as_ptr().add(c0 + 4 * v))
+                        });
                     }
                     for ky in kys.clone() {
                         let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
                         for kx in kxs.clone() {
                             let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
-                            let src = ((n * g.h + iy) * g.w + ix) * c + c0;
-                            let wt = (ky * kw + kx) * c + c0;
-                            for (v, a) in acc.iter_mut().enumerate().take(nv) {
-                                let x = load_n(input, src + 4 * v, lanes(v));
-                                *a = x.mul_add(load_n(w, wt + 4 * v, lanes(v)), *a);
+                            let src = input[((n * g.h + iy) * g.w + ix) * c + c0..][..16].as_ptr();
+                            let wt = w[(ky * kw + kx) * c + c0..][..16].as_ptr();
+                            for (v, a) in acc.iter_mut().enumerate() {
+                                // SAFETY: both slices above were bounds-checked to 16 elements.
+                                unsafe {
+                                    *a = F32x4::load(src.add(4 * v))
+                                        .mul_add(F32x4::load(wt.add(4 * v)), *a);
+                                }
                             }
                         }
                     }
-                    for (v, a) in acc.iter().enumerate().take(nv) {
+                    let out = output[out_at + c0..][..16].as_mut_ptr();
+                    let res = epi.residual.map(|r| r[out_at + c0..][..16].as_ptr());
+                    for (v, a) in acc.iter().enumerate() {
                         let mut y = epi.activation.apply(*a);
-                        if let Some(r) = epi.residual {
-                            y = y.add(load_n(r, out_at + c0 + 4 * v, lanes(v)));
+                        if let Some(r) = res {
+                            // SAFETY: bounds-checked to 16 elements above.
+                            y = y.add(unsafe { F32x4::load(r.add(4 * v)) });
                         }
-                        store_n(output, out_at + c0 + 4 * v, lanes(v), y);
+                        // SAFETY: bounds-checked to 16 elements above.
+                        unsafe { y.store(out.add(4 * v)) };
                     }
+                }
+                // Remaining channels (fewer than 16), lane counts tracked explicitly.
+                let mut c0 = full;
+                while c0 < c {
+                    let width = (c - c0).min(4);
+                    let mut acc = epi.bias.map_or(F32x4::zero(), |b| load_n(b, c0, width));
+                    for ky in kys.clone() {
+                        let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
+                        for kx in kxs.clone() {
+                            let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
+                            let x = load_n(input, ((n * g.h + iy) * g.w + ix) * c + c0, width);
+                            acc = x.mul_add(load_n(w, (ky * kw + kx) * c + c0, width), acc);
+                        }
+                    }
+                    let mut y = epi.activation.apply(acc);
+                    if let Some(r) = epi.residual {
+                        y = y.add(load_n(r, out_at + c0, width));
+                    }
+                    store_n(output, out_at + c0, width, y);
                     c0 += width;
                 }
             }
@@ -133,6 +157,9 @@ fn nhwc(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEp
 fn nchw(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEpilogue<'_>) {
     let (kh, kw) = (g.p.kernel_h, g.p.kernel_w);
     let full_x = |ox: usize| tap_ranges(g, 0, ox).1 == (0..kw);
+    // Output columns whose whole window is inside the input row (contiguous for any stride).
+    let x_lo = (0..g.wo).find(|&ox| full_x(ox)).unwrap_or(g.wo);
+    let x_hi = (0..g.wo).rfind(|&ox| full_x(ox)).map_or(0, |x| x + 1);
     for n in 0..g.batch {
         for ch in 0..g.c_in {
             let plane = &input[(n * g.c_in + ch) * g.h * g.w..][..g.h * g.w];
@@ -144,16 +171,22 @@ fn nchw(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEp
                 let row_out = out_base + oy * g.wo;
                 let mut ox = 0;
                 while ox < g.wo {
-                    if g.p.stride_w == 1 && ox + 4 <= g.wo && full_x(ox) && full_x(ox + 3) {
+                    if g.p.stride_w == 1 && ox >= x_lo && ox + 4 <= x_hi {
                         // Four adjacent outputs whose windows are all inside the row.
                         let mut acc = F32x4::splat(bias);
                         for ky in kys.clone() {
                             let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
-                            let row = &plane[iy * g.w..(iy + 1) * g.w];
-                            for kx in 0..kw {
-                                let ix = ox + kx * g.p.dilation_w - g.p.pad_left;
-                                acc = load_n(row, ix, 4)
-                                    .mul_add(F32x4::splat(taps[ky * kw + kx]), acc);
+                            // Columns ox - pad_left .. ox + 3 + (kw-1)*d - pad_left are inside
+                            // the row (full_x), so this slice check covers every load below.
+                            let x0 = ox - g.p.pad_left;
+                            let row = plane
+                                [iy * g.w + x0..iy * g.w + x0 + 4 + (kw - 1) * g.p.dilation_w]
+                                .as_ptr();
+                            let t = &taps[ky * kw..(ky + 1) * kw];
+                            for (kx, &tw) in t.iter().enumerate() {
+                                // SAFETY: kx*d + 4 <= the slice length checked above.
+                                let x = unsafe { F32x4::load(row.add(kx * g.p.dilation_w)) };
+                                acc = x.mul_add(F32x4::splat(tw), acc);
                             }
                         }
                         let mut y = epi.activation.apply(acc);

@@ -138,6 +138,7 @@ impl Pool2d {
                             PoolKind::Average { .. } => 0.0,
                         });
                         let mut count = 0usize;
+                        let mut nan = F32x4::zero();
                         for ky in 0..p.kernel_h {
                             let iy = y0 + (ky * p.dilation_h) as isize;
                             if iy < 0 || iy >= h as isize {
@@ -153,12 +154,20 @@ impl Pool2d {
                                 a[..lanes].copy_from_slice(&input[at..at + lanes]);
                                 let v = F32x4::from_array(a);
                                 acc = match self.kind {
-                                    // NaN in v propagates: `v < acc ? acc : v` keeps v when NaN.
-                                    PoolKind::Max => v.max_or_self(acc).keep_nan_from(acc),
+                                    PoolKind::Max => {
+                                        // NaNs are tracked in a separate mask: a max/select
+                                        // chain can be rewritten by LLVM into relaxed_max in
+                                        // the relaxed build, whose NaN handling is unspecified.
+                                        nan = v.nan_mask_or(nan);
+                                        v.max_or_self(acc)
+                                    }
                                     PoolKind::Average { .. } => acc.add(v),
                                 };
                                 count += 1;
                             }
+                        }
+                        if self.kind == PoolKind::Max {
+                            acc = nan.nan_if_mask(acc);
                         }
                         if let PoolKind::Average { count_include_pad } = self.kind {
                             let div = if count_include_pad {

@@ -188,6 +188,61 @@ impl F32x4 {
     pub fn recip(self) -> Self {
         lanewise!(self.0, |x| 1.0 / x)
     }
+    /// Lane-wise square root (correctly rounded).
+    #[inline(always)]
+    pub fn sqrt(self) -> Self {
+        lanewise!(self.0, |x| libm::sqrtf(x))
+    }
+    /// All lanes hold the float with bit pattern `bits`.
+    #[inline(always)]
+    pub fn splat_bits(bits: u32) -> Self {
+        Self([f32::from_bits(bits); 4])
+    }
+    /// Bitwise `self & o`.
+    #[inline(always)]
+    pub fn and_bits(self, o: Self) -> Self {
+        lanewise!(self.0, o.0, |x, y| f32::from_bits(
+            x.to_bits() & y.to_bits()
+        ))
+    }
+    /// Bitwise `self | o`.
+    #[inline(always)]
+    pub fn or_bits(self, o: Self) -> Self {
+        lanewise!(self.0, o.0, |x, y| f32::from_bits(
+            x.to_bits() | y.to_bits()
+        ))
+    }
+    /// The lanes' bits as `i32`, shifted left by `n` (`n < 32`).
+    #[inline(always)]
+    pub fn shl_i32(self, n: u32) -> Self {
+        lanewise!(self.0, |x| f32::from_bits(x.to_bits() << (n & 31)))
+    }
+    /// The lanes' bits as `i32`, shifted right arithmetically by `n` (`n < 32`).
+    #[inline(always)]
+    pub fn shr_i32(self, n: u32) -> Self {
+        lanewise!(self.0, |x| f32::from_bits(
+            ((x.to_bits() as i32) >> (n & 31)) as u32
+        ))
+    }
+    /// The lanes' bits as `i32`: wrapping `self + o`.
+    #[inline(always)]
+    pub fn add_i32(self, o: Self) -> Self {
+        lanewise!(self.0, o.0, |x, y| f32::from_bits(
+            x.to_bits().wrapping_add(y.to_bits())
+        ))
+    }
+    /// The lanes' bits as `i32`: wrapping `self - o`.
+    #[inline(always)]
+    pub fn sub_i32(self, o: Self) -> Self {
+        lanewise!(self.0, o.0, |x, y| f32::from_bits(
+            x.to_bits().wrapping_sub(y.to_bits())
+        ))
+    }
+    /// The lanes' bits read as `i32` and converted to the nearest f32.
+    #[inline(always)]
+    pub fn i32_to_f32(self) -> Self {
+        lanewise!(self.0, |x| x.to_bits() as i32 as f32)
+    }
     /// Sum of the four lanes.
     #[inline(always)]
     pub fn reduce_add(self) -> f32 {
@@ -205,9 +260,15 @@ impl F32x4 {
     pub fn transpose4(r: [Self; 4]) -> [Self; 4] {
         core::array::from_fn(|j| Self(core::array::from_fn(|i| r[i].0[j])))
     }
-    /// Lanes that are NaN in `o` become that NaN; others keep `self` (max-pool NaN propagation).
+    /// Accumulates a NaN mask: lanes of `self` that are NaN set all bits of the lane in
+    /// `mask` (use with [`F32x4::nan_if_mask`]).
     #[inline(always)]
-    pub fn keep_nan_from(self, o: Self) -> Self {
-        lanewise!(self.0, o.0, |s, o| if o.is_nan() { o } else { s })
+    pub fn nan_mask_or(self, mask: Self) -> Self {
+        lanewise!(self.0, mask.0, |s, m| if s.is_nan() { f32::from_bits(u32::MAX) } else { m })
+    }
+    /// Lanes where `self` (a mask from [`F32x4::nan_mask_or`]) is set become NaN in `x`.
+    #[inline(always)]
+    pub fn nan_if_mask(self, x: Self) -> Self {
+        lanewise!(self.0, x.0, |m, x| f32::from_bits(m.to_bits() | x.to_bits()))
     }
 }

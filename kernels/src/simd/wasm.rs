@@ -138,12 +138,59 @@ impl F32x4 {
     /// Lanes that are NaN in `self` become NaN in `x`.
     #[inline(always)]
     pub fn keep_nan(self, x: Self) -> Self {
-        Self(v128_bitselect(self.0, x.0, f32x4_ne(self.0, self.0)))
+        // OR with the all-ones NaN mask rather than a select: LLVM may turn select/min/max
+        // chains into relaxed-SIMD ops (unspecified NaN handling) in the relaxed build.
+        Self(v128_or(x.0, f32x4_ne(self.0, self.0)))
     }
     /// `1 / self`.
     #[inline(always)]
     pub fn recip(self) -> Self {
         Self(f32x4_div(f32x4_splat(1.0), self.0))
+    }
+    /// Lane-wise square root (correctly rounded).
+    #[inline(always)]
+    pub fn sqrt(self) -> Self {
+        Self(f32x4_sqrt(self.0))
+    }
+    /// All lanes hold the float with bit pattern `bits`.
+    #[inline(always)]
+    pub fn splat_bits(bits: u32) -> Self {
+        Self(u32x4_splat(bits))
+    }
+    /// Bitwise `self & o`.
+    #[inline(always)]
+    pub fn and_bits(self, o: Self) -> Self {
+        Self(v128_and(self.0, o.0))
+    }
+    /// Bitwise `self | o`.
+    #[inline(always)]
+    pub fn or_bits(self, o: Self) -> Self {
+        Self(v128_or(self.0, o.0))
+    }
+    /// The lanes' bits as `i32`, shifted left by `n` (`n < 32`).
+    #[inline(always)]
+    pub fn shl_i32(self, n: u32) -> Self {
+        Self(i32x4_shl(self.0, n))
+    }
+    /// The lanes' bits as `i32`, shifted right arithmetically by `n` (`n < 32`).
+    #[inline(always)]
+    pub fn shr_i32(self, n: u32) -> Self {
+        Self(i32x4_shr(self.0, n))
+    }
+    /// The lanes' bits as `i32`: wrapping `self + o`.
+    #[inline(always)]
+    pub fn add_i32(self, o: Self) -> Self {
+        Self(i32x4_add(self.0, o.0))
+    }
+    /// The lanes' bits as `i32`: wrapping `self - o`.
+    #[inline(always)]
+    pub fn sub_i32(self, o: Self) -> Self {
+        Self(i32x4_sub(self.0, o.0))
+    }
+    /// The lanes' bits read as `i32` and converted to the nearest f32.
+    #[inline(always)]
+    pub fn i32_to_f32(self) -> Self {
+        Self(f32x4_convert_i32x4(self.0))
     }
     /// Sum of the four lanes.
     #[inline(always)]
@@ -171,9 +218,15 @@ impl F32x4 {
             Self(i32x4_shuffle::<2, 3, 6, 7>(t1, t3)),
         ]
     }
-    /// Lanes that are NaN in `o` become that NaN; others keep `self` (max-pool NaN propagation).
+    /// Accumulates a NaN mask: lanes of `self` that are NaN set all bits of the lane in
+    /// `mask` (use with [`F32x4::nan_if_mask`]).
     #[inline(always)]
-    pub fn keep_nan_from(self, o: Self) -> Self {
-        Self(v128_bitselect(o.0, self.0, f32x4_ne(o.0, o.0)))
+    pub fn nan_mask_or(self, mask: Self) -> Self {
+        Self(v128_or(mask.0, f32x4_ne(self.0, self.0)))
+    }
+    /// Lanes where `self` (a mask from [`F32x4::nan_mask_or`]) is set become NaN in `x`.
+    #[inline(always)]
+    pub fn nan_if_mask(self, x: Self) -> Self {
+        Self(v128_or(x.0, self.0))
     }
 }
