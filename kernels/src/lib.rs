@@ -29,6 +29,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod attention;
 pub mod conv;
 pub mod epilogue;
 pub mod error;

@@ -191,6 +191,43 @@ fn conv_sweep_exact() {
 #[wasm_bindgen_test(unsupported = test)]
 fn conv_real_layer_shapes() {
     let mut rng = Rng::new(12);
+    // Rows wide enough for the 16-pixel NCHW depthwise path, with a tail.
+    check_conv(
+        1,
+        5,
+        6,
+        45,
+        5,
+        Conv2dParams::new(3, 3).padding(1, 1, 1, 1).groups(5),
+        Activation::Relu,
+        true,
+        &mut rng,
+    );
+    check_conv(
+        1,
+        3,
+        7,
+        50,
+        3,
+        Conv2dParams::new(5, 5)
+            .padding(4, 4, 4, 4)
+            .dilation(2, 2)
+            .groups(3),
+        Activation::Identity,
+        true,
+        &mut rng,
+    );
+    check_conv(
+        1,
+        40,
+        5,
+        5,
+        40,
+        Conv2dParams::new(3, 3).padding(1, 1, 1, 1).groups(40),
+        Activation::Relu,
+        true,
+        &mut rng,
+    );
     // Depthwise with dilation and asymmetric padding not divisible by the dilation, k5 and k7.
     for (k, pad, dil, stride) in [
         (3, (0, 1, 2, 3), 2, (1, 1)),

@@ -84,15 +84,41 @@ fn store_n(d: &mut [f32], i: usize, n: usize, v: F32x4) {
     d[i..i + n].copy_from_slice(&a[..n]);
 }
 
+/// Most taps a window may have for the fast NHWC path (offsets live on the stack).
+const MAX_TAPS: usize = 64;
+
 fn nhwc(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEpilogue<'_>) {
     let c = g.c_in;
     let kw = g.p.kernel_w;
-    let full = c / 16 * 16;
+    let full = if g.p.kernel_h * kw <= MAX_TAPS {
+        c / 16 * 16
+    } else {
+        0
+    };
+    // Input and output lengths were validated by Conv2d::run_with: every offset computed below
+    // from a valid (n, iy, ix) or (n, oy, ox) plus c0 + 16 <= c is in bounds.
+    debug_assert_eq!(input.len(), g.batch * g.h * g.w * c);
+    debug_assert_eq!(output.len(), g.batch * g.ho * g.wo * c);
+    let (inp, out, wp) = (input.as_ptr(), output.as_mut_ptr(), w.as_ptr());
+    let mut src = [0usize; MAX_TAPS]; // input offset of each valid tap
+    let mut wt = [0usize; MAX_TAPS]; // weight offset of each valid tap
     for n in 0..g.batch {
         for oy in 0..g.ho {
             for ox in 0..g.wo {
                 let (kys, kxs) = tap_ranges(g, oy, ox);
                 let out_at = ((n * g.ho + oy) * g.wo + ox) * c;
+                let mut taps = 0;
+                if full > 0 {
+                    for ky in kys.clone() {
+                        let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
+                        for kx in kxs.clone() {
+                            let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
+                            src[taps] = ((n * g.h + iy) * g.w + ix) * c;
+                            wt[taps] = (ky * kw + kx) * c;
+                            taps += 1;
+                        }
+                    }
+                }
                 // Hot path: 16 channels (four independent accumulators) per pass.
                 for c0 in (0..full).step_by(16) {
                     let mut acc = [F32x4::zero(); 4];
@@ -102,34 +128,29 @@ fn nhwc(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEp
                             F32x4::load(b.as_ptr().add(c0 + 4 * v))
                         });
                     }
-                    for ky in kys.clone() {
-                        let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
-                        for kx in kxs.clone() {
-                            let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
-                            let src = input[((n * g.h + iy) * g.w + ix) * c + c0..][..16].as_ptr();
-                            let wt = w[(ky * kw + kx) * c + c0..][..16].as_ptr();
-                            for (v, a) in acc.iter_mut().enumerate() {
-                                // SAFETY: both slices above were bounds-checked to 16 elements.
-                                unsafe {
-                                    *a = F32x4::load(src.add(4 * v))
-                                        .mul_add(F32x4::load(wt.add(4 * v)), *a);
-                                }
-                            }
+                    for t in 0..taps {
+                        // SAFETY: src[t] is a valid pixel's offset and c0 + 16 <= c (see above);
+                        // wt[t] + c0 + 16 <= kh * kw * c == w.len().
+                        unsafe {
+                            let x = inp.add(src[t] + c0);
+                            let k = wp.add(wt[t] + c0);
+                            acc[0] = F32x4::load(x).mul_add(F32x4::load(k), acc[0]);
+                            acc[1] = F32x4::load(x.add(4)).mul_add(F32x4::load(k.add(4)), acc[1]);
+                            acc[2] = F32x4::load(x.add(8)).mul_add(F32x4::load(k.add(8)), acc[2]);
+                            acc[3] = F32x4::load(x.add(12)).mul_add(F32x4::load(k.add(12)), acc[3]);
                         }
                     }
-                    let out = output[out_at + c0..][..16].as_mut_ptr();
-                    let res = epi.residual.map(|r| r[out_at + c0..][..16].as_ptr());
                     for (v, a) in acc.iter().enumerate() {
                         let mut y = epi.activation.apply(*a);
-                        if let Some(r) = res {
-                            // SAFETY: bounds-checked to 16 elements above.
-                            y = y.add(unsafe { F32x4::load(r.add(4 * v)) });
+                        if let Some(r) = epi.residual {
+                            // SAFETY: residual has the output's length (validated).
+                            y = y.add(unsafe { F32x4::load(r.as_ptr().add(out_at + c0 + 4 * v)) });
                         }
-                        // SAFETY: bounds-checked to 16 elements above.
-                        unsafe { y.store(out.add(4 * v)) };
+                        // SAFETY: out_at + c0 + 16 <= output.len() (see above).
+                        unsafe { y.store(out.add(out_at + c0 + 4 * v)) };
                     }
                 }
-                // Remaining channels (fewer than 16), lane counts tracked explicitly.
+                // Remaining channels (fewer than 16, or windows too large for the tap list).
                 let mut c0 = full;
                 while c0 < c {
                     let width = (c - c0).min(4);
@@ -160,10 +181,13 @@ fn nchw(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEp
     // Output columns whose whole window is inside the input row (contiguous for any stride).
     let x_lo = (0..g.wo).find(|&ox| full_x(ox)).unwrap_or(g.wo);
     let x_hi = (0..g.wo).rfind(|&ox| full_x(ox)).map_or(0, |x| x + 1);
+    let mut splat: alloc::vec::Vec<F32x4> = alloc::vec::Vec::with_capacity(kh * kw);
     for n in 0..g.batch {
         for ch in 0..g.c_in {
             let plane = &input[(n * g.c_in + ch) * g.h * g.w..][..g.h * g.w];
             let taps = &w[ch * kh * kw..(ch + 1) * kh * kw];
+            splat.clear();
+            splat.extend(taps.iter().map(|&t| F32x4::splat(t)));
             let out_base = (n * g.c_out + ch) * g.ho * g.wo;
             let bias = epi.bias.map_or(0.0, |b| b[ch]);
             for oy in 0..g.ho {
@@ -171,30 +195,35 @@ fn nchw(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEp
                 let row_out = out_base + oy * g.wo;
                 let mut ox = 0;
                 while ox < g.wo {
-                    if g.p.stride_w == 1 && ox >= x_lo && ox + 4 <= x_hi {
-                        // Four adjacent outputs whose windows are all inside the row.
-                        let mut acc = F32x4::splat(bias);
+                    if g.p.stride_w == 1 && ox >= x_lo && ox + 16 <= x_hi {
+                        // 16 adjacent outputs whose windows are inside the row: four chains.
+                        let mut acc = [F32x4::splat(bias); 4];
                         for ky in kys.clone() {
                             let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
-                            // Columns ox - pad_left .. ox + 3 + (kw-1)*d - pad_left are inside
-                            // the row (full_x), so this slice check covers every load below.
                             let x0 = ox - g.p.pad_left;
+                            // Inside the row (ox >= x_lo, ox + 15 < x_hi); checked once here.
                             let row = plane
-                                [iy * g.w + x0..iy * g.w + x0 + 4 + (kw - 1) * g.p.dilation_w]
+                                [iy * g.w + x0..iy * g.w + x0 + 16 + (kw - 1) * g.p.dilation_w]
                                 .as_ptr();
-                            let t = &taps[ky * kw..(ky + 1) * kw];
-                            for (kx, &tw) in t.iter().enumerate() {
-                                // SAFETY: kx*d + 4 <= the slice length checked above.
-                                let x = unsafe { F32x4::load(row.add(kx * g.p.dilation_w)) };
-                                acc = x.mul_add(F32x4::splat(tw), acc);
+                            for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
+                                // SAFETY: kx*d + 16 <= the slice length checked above.
+                                unsafe {
+                                    let p = row.add(kx * g.p.dilation_w);
+                                    acc[0] = F32x4::load(p).mul_add(*t, acc[0]);
+                                    acc[1] = F32x4::load(p.add(4)).mul_add(*t, acc[1]);
+                                    acc[2] = F32x4::load(p.add(8)).mul_add(*t, acc[2]);
+                                    acc[3] = F32x4::load(p.add(12)).mul_add(*t, acc[3]);
+                                }
                             }
                         }
-                        let mut y = epi.activation.apply(acc);
-                        if let Some(r) = epi.residual {
-                            y = y.add(load_n(r, row_out + ox, 4));
+                        for (v, a) in acc.iter().enumerate() {
+                            let mut y = epi.activation.apply(*a);
+                            if let Some(r) = epi.residual {
+                                y = y.add(load_n(r, row_out + ox + 4 * v, 4));
+                            }
+                            store_n(output, row_out + ox + 4 * v, 4, y);
                         }
-                        store_n(output, row_out + ox, 4, y);
-                        ox += 4;
+                        ox += 16;
                     } else {
                         let kxs = tap_ranges(g, oy, ox).1;
                         let mut acc = bias;

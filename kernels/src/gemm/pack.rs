@@ -49,8 +49,29 @@ impl PackedB {
     }
 
     /// Packs `b` with K blocks of `kc` rows (`kc >= 1`). Smaller blocks trade more passes over C
-    /// for a smaller cache footprint; the default suits this machine's 32 KiB L1.
+    /// for a smaller cache footprint; see [`DEFAULT_KC`].
     pub fn with_kc(b: MatRef<'_>, kc: usize) -> Result<Self> {
+        let mut packed = Self {
+            k: 0,
+            n: 0,
+            kc: DEFAULT_KC,
+            data: Vec::new(),
+        };
+        packed.repack(b, kc)?;
+        Ok(packed)
+    }
+
+    /// Packs `b` into this `PackedB`, reusing its memory: no allocation once the buffer is large
+    /// enough (for activations packed per call, e.g. the K and V of attention).
+    ///
+    /// ```
+    /// use wasmnn_kernels::{MatRef, PackedB};
+    /// let mut p = PackedB::from_row_major(&[1.0; 64], 8, 8)?;
+    /// p.repack(MatRef::row_major(&[2.0; 32], 4, 8)?, 256)?;
+    /// assert_eq!((p.k(), p.n()), (4, 8));
+    /// # Ok::<(), wasmnn_kernels::Error>(())
+    /// ```
+    pub fn repack(&mut self, b: MatRef<'_>, kc: usize) -> Result<()> {
         if kc == 0 {
             return Err(Error::InvalidArgument {
                 what: "kc",
@@ -69,12 +90,14 @@ impl PackedB {
                     .is_some_and(|bytes| bytes <= isize::MAX as usize)
             })
             .ok_or(Error::Overflow { what: "b" })?;
-        let mut data = Vec::new();
-        data.try_reserve_exact(len)
+        // Reserve before clearing: on failure the old packing is still intact.
+        self.data
+            .try_reserve_exact(len.saturating_sub(self.data.len()))
             .map_err(|_| Error::InvalidArgument {
                 what: "b",
                 why: "not enough memory to pack B",
             })?;
+        self.data.clear();
         let (src, rs, cs) = (b.data(), b.row_stride(), b.col_stride());
         let mut k0 = 0;
         while k0 < k {
@@ -83,14 +106,16 @@ impl PackedB {
                 for p in k0..k0 + kb {
                     for j in j0..j0 + NR {
                         // In range: MatRef validated (k-1)*rs + (n-1)*cs < len.
-                        data.push(if j < n { src[p * rs + j * cs] } else { 0.0 });
+                        self.data
+                            .push(if j < n { src[p * rs + j * cs] } else { 0.0 });
                     }
                 }
             }
             k0 += kb;
         }
-        debug_assert_eq!(data.len(), len);
-        Ok(Self { k, n, kc, data })
+        debug_assert_eq!(self.data.len(), len);
+        (self.k, self.n, self.kc) = (k, n, kc);
+        Ok(())
     }
 
     /// Rows of B (the shared dimension K).
