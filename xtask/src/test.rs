@@ -12,6 +12,7 @@ use crate::util::{fail, fmt_duration, log, root, usage_error, Args, Cmd, Result}
 enum Stage {
     Lint,
     Native,
+    Miri,
     Node,
     Chromium,
     RelaxedNode,
@@ -19,9 +20,10 @@ enum Stage {
     Bench,
 }
 
-const STAGES: [Stage; 7] = [
+const STAGES: [Stage; 8] = [
     Stage::Lint,
     Stage::Native,
+    Stage::Miri,
     Stage::Node,
     Stage::Chromium,
     Stage::RelaxedNode,
@@ -39,6 +41,7 @@ impl Stage {
         match self {
             Stage::Lint => "lint",
             Stage::Native => "native",
+            Stage::Miri => "miri",
             Stage::Node => "node",
             Stage::Chromium => "chromium",
             Stage::RelaxedNode => "relaxed-node",
@@ -51,6 +54,7 @@ impl Stage {
         match self {
             Stage::Lint => "rustfmt --check + clippy -D warnings",
             Stage::Native => "native cargo test --workspace (portable)",
+            Stage::Miri => "cargo +nightly miri test -p wasmnn-arena (undefined behaviour check)",
             Stage::Node => "wasm32 simd128 in Node",
             Stage::Chromium => "wasm32 simd128 in headless Chromium",
             Stage::RelaxedNode => "wasm32 relaxed-simd in Node",
@@ -64,7 +68,7 @@ impl Stage {
     }
 
     fn wasm(self) -> bool {
-        !matches!(self, Stage::Lint | Stage::Native)
+        !matches!(self, Stage::Lint | Stage::Native | Stage::Miri)
     }
 }
 
@@ -114,6 +118,15 @@ pub fn main(args: &[String]) -> Result {
         if stage == Stage::Bench && !root().join("bench/run.mjs").exists() {
             let reason = "bench/run.mjs not present yet";
             summary.push((stage.name().into(), Duration::ZERO, Status::Skipped(reason)));
+            continue;
+        }
+        if stage == Stage::Miri && !miri_available() {
+            log(format!("==> stage miri: SKIPPED: {MIRI_MISSING}"));
+            summary.push((
+                stage.name().into(),
+                Duration::ZERO,
+                Status::Skipped(MIRI_MISSING),
+            ));
             continue;
         }
         log(format!("==> stage {}: {}", stage.name(), stage.what()));
@@ -173,6 +186,11 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
                 .run()
         }
         Stage::Native => Cmd::cargo().args(["test", "--workspace"]).run(),
+        // `+nightly` must win over the RUSTUP_TOOLCHAIN that `cargo xtask` inherits.
+        Stage::Miri => Cmd::cargo()
+            .args(["+nightly", "miri", "test", "-p", "wasmnn-arena"])
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .run(),
         Stage::Node => wasm_test(false, None),
         Stage::Chromium => wasm_test(false, Some(tools)),
         Stage::RelaxedNode => wasm_test(true, None),
@@ -184,8 +202,8 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
     }
 }
 
-/// `cargo test --target wasm32-unknown-unknown -p wasmnn-kernels -p wasmnn`, in Node or (with
-/// `browser`) in headless Chromium. The +simd128 flags and the runner come from
+/// `cargo test --target wasm32-unknown-unknown -p wasmnn-kernels -p wasmnn -p wasmnn-arena`, in
+/// Node or (with `browser`) in headless Chromium. The +simd128 flags and the runner come from
 /// .cargo/config.toml.
 fn wasm_test(relaxed_simd: bool, browser: Option<&Tools>) -> Result {
     let mut cargo = Cmd::cargo().args(["test", "--target", WASM_TARGET]).args([
@@ -193,6 +211,8 @@ fn wasm_test(relaxed_simd: bool, browser: Option<&Tools>) -> Result {
         "wasmnn-kernels",
         "-p",
         "wasmnn",
+        "-p",
+        "wasmnn-arena",
     ]);
     if relaxed_simd {
         cargo = relaxed(cargo);
@@ -221,6 +241,27 @@ fn wasm_test(relaxed_simd: bool, browser: Option<&Tools>) -> Result {
         }
     }
     cargo.run()
+}
+
+const MIRI_MISSING: &str = "miri not installed; to install: `rustup component add miri rust-src \
+     --toolchain nightly` (no nightly yet: `rustup toolchain install nightly --profile minimal \
+     --component miri,rust-src`)";
+
+/// Whether `cargo +nightly miri` runs and the nightly has rust-src (Miri builds its own std).
+fn miri_available() -> bool {
+    let nightly = |program: &str, args: &[&str]| {
+        Cmd::new(program)
+            .arg("+nightly")
+            .args(args)
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .probe()
+    };
+    let rust_src = nightly("rustc", &["--print", "sysroot"]).is_some_and(|s| {
+        Path::new(s.trim())
+            .join("lib/rustlib/src/rust/library")
+            .is_dir()
+    });
+    rust_src && nightly("cargo", &["miri", "--version"]).is_some()
 }
 
 /// The repository's webdriver.json names /usr/bin/chromium. For another Chromium
@@ -276,6 +317,7 @@ mod tests {
             select(&["relaxed-chromium".into()], true).unwrap(),
             Vec::<Stage>::new()
         );
+        assert_eq!(select(&["miri".into()], true).unwrap(), [Stage::Miri]);
         assert!(select(&["firefox".into()], false).is_err());
     }
 }
