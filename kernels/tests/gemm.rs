@@ -501,3 +501,79 @@ fn build_uses_expected_isa() {
         assert_eq!(isa, expected);
     }
 }
+
+/// `gemm_packed_par` equals `gemm_packed` bit for bit, for any thread count and task order
+/// (natively the tasks really run on several threads).
+#[wasm_bindgen_test(unsupported = test)]
+fn parallel_tiles_are_bit_identical() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use wasmnn_kernels::gemm_packed_par;
+    let mut rng = Rng::new(9);
+    let tasks_seen = AtomicUsize::new(0);
+    // Runs tasks in reverse order, on scoped threads where the target has them.
+    let par = |count: usize, task: &(dyn Fn(usize) + Sync)| {
+        tasks_seen.fetch_add(count, Ordering::Relaxed);
+        #[cfg(not(target_arch = "wasm32"))]
+        std::thread::scope(|s| {
+            for t in (0..count).rev() {
+                s.spawn(move || task(t));
+            }
+        });
+        #[cfg(target_arch = "wasm32")]
+        (0..count).rev().for_each(task);
+    };
+    for &(m, n, k) in &[
+        (130, 70, 300),
+        (257, 33, 200),
+        (9, 1000, 150),
+        (1, 4096, 300),
+        (64, 64, 1),
+    ] {
+        let a = Strided::new(m, k, Layout::RowMajor, 0.0, |_, _| rng.unit());
+        let b = Strided::new(k, n, Layout::RowMajor, 0.0, |_, _| rng.unit());
+        let bias: Vec<f32> = (0..n).map(|_| rng.unit()).collect();
+        let packed = PackedB::new(b.view()).unwrap();
+        let ops = [
+            EpilogueOp::AddColBias(&bias),
+            EpilogueOp::Activation(Activation::GeluErf),
+        ];
+        let mut want = Strided::new(m, n, Layout::ColMajor, 0.0, |_, _| rng.unit());
+        let mut got = Strided::new(m, n, Layout::ColMajor, 0.0, |i, j| want.at(i, j));
+        gemm_packed_with(
+            0.5,
+            a.view(),
+            &packed,
+            2.0,
+            want.view_mut(),
+            &ops,
+            Blocking::default(),
+        )
+        .unwrap();
+        for threads in [1, 2, 3, 4] {
+            let mut g = Strided::new(m, n, Layout::ColMajor, 0.0, |i, j| got.at(i, j));
+            gemm_packed_par(
+                0.5,
+                a.view(),
+                &packed,
+                2.0,
+                g.view_mut(),
+                &ops,
+                threads,
+                &par,
+            )
+            .unwrap();
+            assert!(
+                g.data
+                    .iter()
+                    .zip(&want.data)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{m}x{n}x{k} with {threads} threads differs"
+            );
+        }
+        got.data.clear();
+    }
+    assert!(
+        tasks_seen.load(Ordering::Relaxed) > 20,
+        "the work was never split"
+    );
+}

@@ -69,6 +69,109 @@ pub fn gemm_packed(
     gemm_packed_with(alpha, a, b, beta, c, ops, Blocking::default())
 }
 
+/// A "parallel for" supplied by the caller: run `task(i)` for every `i < count`, in any order,
+/// on any threads, and return when all are done. The kernels stay free of any thread pool: the
+/// facade passes rayon's (feature `threads`), a test may pass a sequential loop.
+pub type ParallelFor<'a> = &'a (dyn Fn(usize, &(dyn Fn(usize) + Sync)) + Sync);
+
+/// Least multiply-adds per task: below this, splitting costs more than it gains (a task of this
+/// size runs for ~20 us at 40 GFLOP/s).
+pub const MIN_MACS_PER_TASK: usize = 1 << 19;
+
+/// [`gemm_packed`] split into disjoint 2-D tiles of C (rows in multiples of 4, columns in
+/// multiples of 8), run through `par`. K is never split, so every element of C is computed by
+/// one task in the same order as [`gemm_packed`]: the result is bit-identical for any thread
+/// count and any `par`.
+///
+/// ```
+/// use wasmnn_kernels::{gemm_packed, gemm_packed_par, MatMut, MatRef, PackedB};
+/// let (m, k, n) = (64, 32, 48);
+/// let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+/// let b = PackedB::from_row_major(&vec![0.5; k * n], k, n)?;
+/// let (mut c1, mut c2) = (vec![0.0; m * n], vec![0.0; m * n]);
+/// gemm_packed(1.0, MatRef::row_major(&a, m, k)?, &b, 0.0, MatMut::row_major(&mut c1, m, n)?, &[])?;
+/// let sequential = |count: usize, task: &(dyn Fn(usize) + Sync)| (0..count).for_each(task);
+/// gemm_packed_par(1.0, MatRef::row_major(&a, m, k)?, &b, 0.0, MatMut::row_major(&mut c2, m, n)?, &[], 4, &sequential)?;
+/// assert_eq!(c1, c2);
+/// # Ok::<(), wasmnn_kernels::Error>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed_par(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: &PackedB,
+    beta: f32,
+    mut c: MatMut<'_>,
+    ops: &[EpilogueOp<'_>],
+    threads: usize,
+    par: ParallelFor<'_>,
+) -> Result<()> {
+    check_shapes(&a, b.k(), b.n(), &c)?;
+    validate_epilogue(ops, c.rows(), c.cols())?;
+    let (m, n, k) = (c.rows(), c.cols(), b.k());
+    let macs = m.saturating_mul(n).saturating_mul(k.max(1));
+    // Aim for several tiles per thread (load balance), each above the size threshold.
+    let want = (threads.max(1) * 4).min(macs / MIN_MACS_PER_TASK).max(1);
+    if threads <= 1 || want == 1 {
+        return gemm_packed(alpha, a, b, beta, c, ops);
+    }
+    // Split the longer dimension first (in tile units), then the other.
+    let (row_units, col_units) = (m.div_ceil(kernel::MR), n.div_ceil(kernel::NR));
+    let (mut tr, mut tc) = (1usize, 1usize);
+    while tr * tc < want {
+        if row_units / tr >= col_units / tc && tr < row_units {
+            tr += 1;
+        } else if tc < col_units {
+            tc += 1;
+        } else if tr < row_units {
+            tr += 1;
+        } else {
+            break;
+        }
+    }
+    let rows_per = row_units.div_ceil(tr) * kernel::MR;
+    let cols_per = col_units.div_ceil(tc) * kernel::NR;
+    let (tr, tc) = (m.div_ceil(rows_per), n.div_ceil(cols_per));
+    let problem = driver::Problem {
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+        a: Strided {
+            ptr: a.data().as_ptr(),
+            rs: a.row_stride(),
+            cs: a.col_stride(),
+        },
+        b,
+        c: Strided {
+            ptr: c.as_mut_ptr(),
+            rs: c.row_stride(),
+            cs: c.col_stride(),
+        },
+        ops,
+    };
+    let shared = SharedProblem(&problem);
+    let task = move |t: usize| {
+        let shared = &shared;
+        let (ti, tj) = (t / tc, t % tc);
+        let rows = ti * rows_per..((ti + 1) * rows_per).min(m);
+        let cols = tj * cols_per..((tj + 1) * cols_per).min(n);
+        // SAFETY: as in gemm_packed_with; tasks get disjoint (rows x cols) blocks of C (a tile
+        // grid), so concurrent tasks never write the same element, and A, B, ops are read-only.
+        unsafe { driver::run(shared.0, rows, cols, Blocking::default()) };
+    };
+    par(tr * tc, &task);
+    Ok(())
+}
+
+/// The problem shared by all tasks of [`gemm_packed_par`].
+struct SharedProblem<'a>(&'a driver::Problem<'a>);
+// SAFETY: tasks only read A, B and the epilogue operands, and write disjoint blocks of C
+// through the raw pointer (see gemm_packed_par); the borrow of C outlives `par`.
+unsafe impl Sync for SharedProblem<'_> {}
+unsafe impl Send for SharedProblem<'_> {}
+
 /// [`gemm_packed`] with explicit cache blocking (for tuning and for tests of the block edges).
 pub fn gemm_packed_with(
     alpha: f32,
