@@ -235,6 +235,81 @@ impl Plan {
         Some(start..start + self.sizes[i])
     }
 
+    /// The bytes of the tensors `ids`, cut out of `region` (a buffer of at least
+    /// [`peak_bytes`](Plan::peak_bytes)) as disjoint mutable slices: what one graph step needs,
+    /// e.g. its inputs and outputs. No heap allocation. Tensors alive at the same step never
+    /// share memory, so asking for the operands of one step always succeeds.
+    ///
+    /// For typed access, cast each slice with `bytemuck::try_cast_slice_mut`; the offsets are
+    /// aligned as requested, so the casts succeed when `region` starts on a 64-byte boundary
+    /// (as [`Arena::alloc_slice_aligned`](crate::Arena::alloc_slice_aligned) with
+    /// [`Align::B64`] gives).
+    ///
+    /// Errors ([`Error::InvalidArgument`]): `region` is shorter than the plan, an id has no
+    /// request, or two of the tensors share memory (the same id twice, or tensors never alive
+    /// together).
+    ///
+    /// ```
+    /// use wasmnn_arena::{bytemuck, Align, Arena, Plan, Request};
+    /// let plan = Plan::new(&[Request::new(16, 0, 1), Request::new(16, 1, 2), Request::new(16, 2, 3)])?;
+    /// let arena = Arena::with_capacity(plan.peak_bytes() + 64)?;
+    /// let region = arena.alloc_slice_aligned::<u8>(plan.peak_bytes(), Align::B64)?;
+    /// for step in 1..3 {
+    ///     let [x, y] = plan.tensors_mut(region, [step - 1, step])?;
+    ///     let (x, y): (&mut [f32], &mut [f32]) =
+    ///         (bytemuck::cast_slice_mut(x), bytemuck::cast_slice_mut(y));
+    ///     if step == 1 {
+    ///         x.fill(1.0);
+    ///     }
+    ///     for (y, x) in y.iter_mut().zip(x.iter()) {
+    ///         *y = 2.0 * x;
+    ///     }
+    /// }
+    /// let [out] = plan.tensors_mut(region, [2])?;
+    /// assert_eq!(bytemuck::cast_slice::<u8, f32>(out), &[4.0; 4]);
+    /// assert!(plan.tensors_mut(region, [0, 2]).is_err()); // never alive together: same memory
+    /// # Ok::<(), wasmnn_arena::Error>(())
+    /// ```
+    pub fn tensors_mut<'r, const N: usize>(
+        &self,
+        region: &'r mut [u8],
+        ids: [usize; N],
+    ) -> Result<[&'r mut [u8]; N]> {
+        if region.len() < self.peak {
+            return Err(Error::InvalidArgument {
+                what: "region",
+                why: "shorter than the plan's peak bytes",
+            });
+        }
+        // (start, end, position in `ids`), sorted by address, must not overlap.
+        let mut ranges = [(0, 0, 0); N];
+        for (slot, &id) in ids.iter().enumerate() {
+            let r = self.range(id).ok_or(Error::InvalidArgument {
+                what: "ids",
+                why: "no request with this index",
+            })?;
+            ranges[slot] = (r.start, r.end, slot);
+        }
+        ranges.sort_unstable();
+        if ranges.windows(2).any(|w| w[1].0 < w[0].1) {
+            return Err(Error::InvalidArgument {
+                what: "ids",
+                why: "two of the tensors share memory",
+            });
+        }
+        // Cut the slices front to back; every cut is in bounds because the ranges are sorted,
+        // disjoint and end within `peak <= region.len()`.
+        let mut out: [&'r mut [u8]; N] = core::array::from_fn(|_| Default::default());
+        let (mut rest, mut pos) = (region, 0);
+        for (start, end, slot) in ranges {
+            let (_, tail) = core::mem::take(&mut rest).split_at_mut(start - pos);
+            let (piece, tail) = tail.split_at_mut(end - start);
+            out[slot] = piece;
+            (rest, pos) = (tail, end);
+        }
+        Ok(out)
+    }
+
     /// Number of requests placed.
     ///
     /// ```

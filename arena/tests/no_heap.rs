@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use wasmnn_arena::{Align, Arena};
+use wasmnn_arena::{bytemuck, Align, Arena, Plan, Request};
 
 struct Counting;
 
@@ -86,17 +86,40 @@ fn steady_state_use_makes_no_heap_allocation() {
     let (mut arena, warmup) = count(|| Arena::with_capacity(1 << 16).unwrap());
     assert_eq!(warmup, 1, "the counter must see the region's allocation");
     let first = layer(&mut arena, &x);
+    // A planned chain of 6 activations in a second arena, as a graph runner would hold them.
+    let plan = Plan::new(
+        &(0..6)
+            .map(|i| Request::new(256, i, i + 1))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let activations = Arena::with_capacity(plan.peak_bytes() + 64).unwrap();
+    let region = activations
+        .alloc_slice_aligned::<u8>(plan.peak_bytes(), Align::B64)
+        .unwrap();
 
     let (results, allocations) = count(|| {
-        let mut last = 0.0;
+        let mut last = (0.0, 0.0);
         for _ in 0..100 {
-            last = layer(&mut arena, &x);
+            let l = layer(&mut arena, &x);
             arena.alloc_slice::<u8>(1000).unwrap();
             arena.reset();
+            let [input] = plan.tensors_mut(region, [0]).unwrap();
+            bytemuck::cast_slice_mut::<u8, f32>(input).fill(1.0);
+            for step in 1..6 {
+                let [a, b] = plan.tensors_mut(region, [step - 1, step]).unwrap();
+                let (a, b) = (
+                    bytemuck::cast_slice_mut::<u8, f32>(a),
+                    bytemuck::cast_slice_mut::<u8, f32>(b),
+                );
+                b.iter_mut().zip(a.iter()).for_each(|(b, a)| *b = a + 1.0);
+            }
+            let [out] = plan.tensors_mut(region, [5]).unwrap();
+            last = (l, bytemuck::cast_slice::<u8, f32>(out)[63]);
         }
         last
     });
-    assert_eq!(results, first);
+    assert_eq!(results, (first, 6.0));
     assert_eq!(allocations, 0, "the arena touched the heap in steady state");
     assert!(arena.peak() > 0 && arena.used() == 0);
 }

@@ -52,6 +52,36 @@ fn first_fit_uses_gaps_and_dead_memory() {
 }
 
 #[wasm_bindgen_test(unsupported = test)]
+fn tensors_mut_gives_disjoint_slices_or_an_error() {
+    let reqs = [
+        Request::new(40, 0, 2),
+        Request::new(8, 1, 2),
+        Request::new(100, 3, 4), // reuses the first tensor's memory
+    ];
+    let plan = Plan::new(&reqs).unwrap();
+    let mut region = vec![0u8; plan.peak_bytes()];
+    // Out of order ids come back in the order asked.
+    let [b, a] = plan.tensors_mut(&mut region, [1, 0]).unwrap();
+    assert_eq!((a.len(), b.len()), (40, 8));
+    a.fill(1);
+    b.fill(2);
+    assert_eq!(&region[plan.range(0).unwrap()], &[1; 40]);
+    assert_eq!(&region[plan.range(1).unwrap()], &[2; 8]);
+    let [] = plan.tensors_mut(&mut region, []).unwrap();
+    let invalid = |r: Result<[&mut [u8]; 2], Error>, what: &str| {
+        assert!(
+            matches!(r, Err(Error::InvalidArgument { what: w, .. }) if w == what),
+            "{what}"
+        );
+    };
+    invalid(plan.tensors_mut(&mut region, [0, 2]), "ids"); // same memory
+    invalid(plan.tensors_mut(&mut region, [1, 1]), "ids"); // same id
+    invalid(plan.tensors_mut(&mut region, [1, 3]), "ids"); // no such request
+    let short = plan.peak_bytes() - 1;
+    invalid(plan.tensors_mut(&mut region[..short], [0, 1]), "region");
+}
+
+#[wasm_bindgen_test(unsupported = test)]
 fn bad_requests_are_typed_errors() {
     assert!(matches!(
         Plan::new(&[Request::new(1, 0, 0), Request::new(1, 3, 2)]),
