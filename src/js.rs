@@ -19,7 +19,9 @@ use crate::{gemm_packed, Activation, EpilogueOp, Error, MatMut, MatRef, PackedB}
 use wasm_bindgen::prelude::*;
 
 mod conv;
+mod threads;
 pub use conv::*;
+pub use threads::*;
 
 /// The activation names accepted by [`JsLinear::new`] and [`MatmulBench::new`].
 const ACTIVATIONS: &str = "none, relu, gelu, gelu_tanh, silu, sigmoid, tanh, hardswish";

@@ -28,6 +28,7 @@ pub use wasmnn_kernels::{
 };
 
 mod linear;
+pub mod parallel;
 pub use linear::Linear;
 
 #[cfg(feature = "js")]

@@ -1,5 +1,6 @@
 //! `Linear`: a fully connected layer on the packed GEMM with a fused epilogue.
-use crate::{gemm_packed, Activation, EpilogueOp, Error, MatMut, MatRef, PackedB, Result};
+use crate::parallel::gemm_packed;
+use crate::{Activation, EpilogueOp, Error, MatMut, MatRef, PackedB, Result};
 
 /// A dense layer `y = act(x W + b)`, with `W` (`in_features x out_features`) packed once.
 ///
