@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Side-by-side table from JSON-line records (ours and the peers', same schema):
 //   node bench/compare.mjs results.jsonl [more.jsonl ...] > table.md
-// One row per (env, op, shape, threads); columns: wasmnn per build, each peer, and the ratio of
-// wasmnn's best build to the faster peer (> 1 means wasmnn is faster). Rates are GFLOP/s
+// One row per (env, op, shape, threads); columns: wasmnn per build, each peer, and for each
+// wasmnn build the ratio to the faster peer (> 1 means wasmnn is faster). Rates are GFLOP/s
 // (int8: GOP/s) or GB/s, from the median time of each record.
 import fs from 'node:fs';
 
@@ -19,6 +19,7 @@ const col = (r) => (r.peer === 'wasmnn' ? `wasmnn ${r.build}` : r.peer);
 const rate = (r) => (r.gflops != null ? r.gflops : r.gbps);
 const unit = (op) => (op === 'softmax' || op === 'layernorm' ? 'GB/s' : op.startsWith('int8') ? 'GOP/s' : 'GFLOP/s');
 const cols = [...new Set(records.map(col))].sort((a, b) => (a.startsWith('wasmnn') ? -1 : 1) - (b.startsWith('wasmnn') ? -1 : 1) || a.localeCompare(b));
+const ourCols = cols.filter((c) => c.startsWith('wasmnn'));
 const keyOf = (r) => `${r.env}|${r.threads}|${r.op}|${r.shape}`;
 const rows = new Map();
 for (const r of records) {
@@ -30,15 +31,15 @@ for (const r of records) {
 }
 const out = [];
 for (const env of [...new Set(records.map((r) => r.env))]) {
-  out.push(`### ${env}`, '', `| op | shape | threads | ${cols.join(' | ')} | wasmnn / faster peer |`, `|${'---|'.repeat(cols.length + 4)}`);
+  out.push(`### ${env}`, '', `| op | shape | threads | ${cols.join(' | ')} | ${ourCols.map((c) => `${c.slice(7)} / faster peer`).join(' | ')} |`,
+    `|${'---|'.repeat(cols.length + 3 + ourCols.length)}`);
   for (const [k, cell] of rows) {
     const [e, threads, op, shape] = k.split('|');
     if (e !== env) continue;
     const cells = cols.map((c) => (cell[c] ? `${cell[c].median_ms.toPrecision(3)} ms (${rate(cell[c])?.toFixed(1)})${cell[c].check === 'FAIL' ? ' FAIL' : ''}` : 'n/a'));
-    const ours = Object.entries(cell).filter(([c]) => c.startsWith('wasmnn')).map(([, r]) => r.median_ms);
     const peers = Object.entries(cell).filter(([c]) => !c.startsWith('wasmnn')).map(([, r]) => r.median_ms);
-    const ratio = ours.length && peers.length ? `**${(Math.min(...peers) / Math.min(...ours)).toFixed(2)}x**` : 'n/a';
-    out.push(`| ${op} | ${shape} | ${threads} | ${cells.join(' | ')} | ${ratio} |`);
+    const ratios = ourCols.map((c) => (cell[c] && peers.length ? `**${(Math.min(...peers) / cell[c].median_ms).toFixed(2)}x**` : 'n/a'));
+    out.push(`| ${op} | ${shape} | ${threads} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
   }
   out.push('', `Cells: median ms per call (rate in ${[...new Set(records.filter((r) => r.env === env).map((r) => unit(r.op)))].join(' / ')}).`, '');
 }

@@ -224,6 +224,27 @@ fn nchw(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEp
                             store_n(output, row_out + ox + 4 * v, 4, y);
                         }
                         ox += 16;
+                    } else if g.p.stride_w == 1 && ox >= x_lo && ox + 4 <= x_hi {
+                        // Row tail: four adjacent outputs, one chain.
+                        let mut acc = F32x4::splat(bias);
+                        for ky in kys.clone() {
+                            let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
+                            let x0 = ox - g.p.pad_left;
+                            let row = plane
+                                [iy * g.w + x0..iy * g.w + x0 + 4 + (kw - 1) * g.p.dilation_w]
+                                .as_ptr();
+                            for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
+                                // SAFETY: kx*d + 4 <= the slice length checked above.
+                                acc = unsafe { F32x4::load(row.add(kx * g.p.dilation_w)) }
+                                    .mul_add(*t, acc);
+                            }
+                        }
+                        let mut y = epi.activation.apply(acc);
+                        if let Some(r) = epi.residual {
+                            y = y.add(load_n(r, row_out + ox, 4));
+                        }
+                        store_n(output, row_out + ox, 4, y);
+                        ox += 4;
                     } else {
                         let kxs = tap_ranges(g, oy, ox).1;
                         let mut acc = bias;
