@@ -217,6 +217,16 @@ fn wasm_test(relaxed_simd: bool, browser: Option<&Tools>) -> Result {
     if relaxed_simd {
         cargo = relaxed(cargo);
     }
+    // The kernels' `build_uses_expected_isa` test asserts this at compile time, so a build that
+    // silently lost its SIMD flags (e.g. through a plain RUSTFLAGS) fails.
+    cargo = cargo.env(
+        "WASMNN_EXPECT_ISA",
+        if relaxed_simd {
+            "relaxed-simd"
+        } else {
+            "simd128"
+        },
+    );
     match browser {
         None => {
             cargo = cargo.env_remove("WASM_BINDGEN_USE_BROWSER");
