@@ -27,6 +27,7 @@ pub use wasmnn_kernels::{
     MatRef, PackedB, Result,
 };
 
+pub mod graph;
 mod linear;
 pub mod parallel;
 pub use linear::Linear;

@@ -1,0 +1,196 @@
+//! The executor: runs a planned [`Program`] single-threaded over one arena.
+//!
+//! The arena is allocated once, at the size the plan computed; each run copies the inputs in,
+//! runs the steps in order (each reading its inputs and writing its output at fixed offsets),
+//! and copies the outputs out. Tensors never move and nothing is allocated for them per run.
+use super::error::{GraphError, Result};
+use super::plan::{Program, Slot};
+use super::tensor::{DataMut, DataRef, Tensor, TensorMut, TensorRef};
+use super::typed::TensorSpec;
+use std::ops::Range;
+use wasmnn_arena::{Align, Arena};
+
+/// Inputs per step kept on the stack; steps with more (a long `Concat`) use a heap vector.
+const INLINE_INPUTS: usize = 8;
+
+/// A model specialised to fixed input shapes, with its memory plan: run it many times.
+///
+/// Made by [`super::Model::session`].
+#[derive(Debug)]
+pub struct Session {
+    program: Program,
+    arena: Arena,
+}
+
+impl Session {
+    pub(crate) fn new(program: Program) -> Result<Self> {
+        // The region is 64-byte aligned; its first allocation starts at its beginning.
+        let arena = Arena::with_capacity(program.peak_bytes.max(1))?;
+        Ok(Self { program, arena })
+    }
+
+    /// Bytes of the arena that holds every intermediate tensor.
+    pub fn peak_bytes(&self) -> usize {
+        self.program.peak_bytes
+    }
+
+    /// Types of the inputs this session was specialised to.
+    pub fn input_specs(&self) -> Vec<TensorSpec> {
+        self.program.inputs.iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    /// Types of the outputs.
+    pub fn output_specs(&self) -> Vec<TensorSpec> {
+        self.program
+            .outputs
+            .iter()
+            .map(|s| match s {
+                Slot::Arena(_, spec) => spec.clone(),
+                Slot::Const(c) => TensorSpec::of(&self.program.consts[*c]),
+            })
+            .collect()
+    }
+
+    /// The operators that run, in order (fused operators under their own names).
+    pub fn op_kinds(&self) -> Vec<&'static str> {
+        self.program.steps.iter().map(|s| s.op.kind()).collect()
+    }
+
+    /// Runs on `inputs` (in graph order, of the specialised types) and returns the outputs.
+    pub fn run(&mut self, inputs: &[TensorRef<'_>]) -> Result<Vec<Tensor>> {
+        let mut outputs = self
+            .output_specs()
+            .iter()
+            .map(|s| Tensor::zeros(s.dtype, &s.shape))
+            .collect::<Result<Vec<_>>>()?;
+        let mut views: Vec<TensorMut<'_>> = outputs.iter_mut().map(Tensor::view_mut).collect();
+        self.run_into(inputs, &mut views)?;
+        Ok(outputs)
+    }
+
+    /// Runs, writing the outputs into caller-owned views of the output types: no allocation.
+    /// On error the outputs may hold partial results.
+    pub fn run_into(
+        &mut self,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let p = &mut self.program;
+        if inputs.len() != p.inputs.len() || outputs.len() != p.outputs.len() {
+            return Err(GraphError::invalid(format!(
+                "the session takes {} inputs and {} outputs, got {} and {}",
+                p.inputs.len(),
+                p.outputs.len(),
+                inputs.len(),
+                outputs.len()
+            )));
+        }
+        for (i, (t, (_, spec))) in inputs.iter().zip(&p.inputs).enumerate() {
+            if t.dtype() != spec.dtype || t.shape != spec.shape.as_slice() {
+                return Err(GraphError::invalid(format!(
+                    "input {i} is {} {:?}, the session was made for {} {:?}",
+                    t.dtype().name(),
+                    t.shape,
+                    spec.dtype.name(),
+                    spec.shape
+                )));
+            }
+        }
+        self.arena.reset();
+        let region: &mut [u8] = self.arena.alloc_slice_aligned(p.peak_bytes, Align::B64)?;
+        for (t, (range, spec)) in inputs.iter().zip(&p.inputs) {
+            DataMut::from_bytes(spec.dtype, &mut region[range.clone()])?.copy_from(t.data)?;
+        }
+        for step in &mut p.steps {
+            let out = step.output.clone();
+            let (left, rest) = region.split_at_mut(out.start);
+            let (out_bytes, right) = rest.split_at_mut(out.end - out.start);
+            let consts = &p.consts;
+            let output = TensorMut {
+                shape: &step.spec.shape,
+                data: DataMut::from_bytes(step.spec.dtype, out_bytes)?,
+            };
+            let n = step.inputs.len();
+            let result = if n <= INLINE_INPUTS {
+                let mut buf: [Option<TensorRef<'_>>; INLINE_INPUTS] = [None; INLINE_INPUTS];
+                for (b, s) in buf.iter_mut().zip(&step.inputs) {
+                    *b = s
+                        .as_ref()
+                        .map(|s| view(s, consts, left, right, out.clone()))
+                        .transpose()?;
+                }
+                step.op.run(&buf[..n], output)
+            } else {
+                let buf = step
+                    .inputs
+                    .iter()
+                    .map(|s| {
+                        s.as_ref()
+                            .map(|s| view(s, consts, left, right, out.clone()))
+                            .transpose()
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                step.op.run(&buf, output)
+            };
+            result.map_err(|e| e.at(&step.name, step.op.kind()))?;
+        }
+        for (o, slot) in outputs.iter_mut().zip(&p.outputs) {
+            let (data, shape) = match slot {
+                Slot::Const(c) => (p.consts[*c].view().data, p.consts[*c].shape().to_vec()),
+                Slot::Arena(r, spec) => (
+                    DataRef::from_bytes(spec.dtype, &region[r.clone()])?,
+                    spec.shape.clone(),
+                ),
+            };
+            if o.shape != shape.as_slice() {
+                return Err(GraphError::invalid(format!(
+                    "output view has shape {:?}, the output is {shape:?}",
+                    o.shape
+                )));
+            }
+            o.data.copy_from(data)?;
+        }
+        Ok(())
+    }
+}
+
+/// The tensor in `slot`: a constant, or bytes of the region on either side of the output.
+fn view<'a>(
+    slot: &'a Slot,
+    consts: &'a [std::sync::Arc<Tensor>],
+    left: &'a [u8],
+    right: &'a [u8],
+    out: Range<usize>,
+) -> Result<TensorRef<'a>> {
+    match slot {
+        Slot::Const(c) => Ok(consts[*c].view()),
+        Slot::Arena(r, spec) => {
+            let bytes = read_around(left, right, out, r.clone())?;
+            Ok(TensorRef {
+                shape: &spec.shape,
+                data: DataRef::from_bytes(spec.dtype, bytes)?,
+            })
+        }
+    }
+}
+
+/// The bytes `r` of the region, which the plan guarantees lie entirely before or after the
+/// output range `out` (so they can be read while the output is written).
+fn read_around<'a>(
+    left: &'a [u8],
+    right: &'a [u8],
+    out: Range<usize>,
+    r: Range<usize>,
+) -> Result<&'a [u8]> {
+    if r.end <= out.start {
+        Ok(&left[r])
+    } else if r.start >= out.end && r.end - out.end <= right.len() {
+        Ok(&right[r.start - out.end..r.end - out.end])
+    } else if r.is_empty() {
+        Ok(&[])
+    } else {
+        Err(GraphError::invalid(
+            "memory plan error: an input overlaps the output",
+        ))
+    }
+}

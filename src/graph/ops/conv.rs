@@ -1,0 +1,248 @@
+//! `Conv` (2-D: dense, grouped, depthwise; strides, dilations, explicit or automatic padding)
+//! on the kernels' [`Conv2d`], with bias and an activation fused into its epilogue.
+//!
+//! Filters are packed once in `prepare` when they are constant (always, in exported models).
+use super::{arity, input, op_common, optional, Attrs, Fact, Op};
+use crate::graph::error::{GraphError, Result};
+use crate::graph::tensor::{DType, TensorMut, TensorRef};
+use crate::graph::typed::TensorSpec;
+use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
+use crate::Activation;
+
+/// How padding is chosen (ONNX `auto_pad`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AutoPad {
+    /// Use `pads`.
+    NotSet,
+    /// Pad so that `out = ceil(in / stride)`; the odd cell goes at the end.
+    SameUpper,
+    /// Same, odd cell at the beginning.
+    SameLower,
+    /// No padding.
+    Valid,
+}
+
+impl AutoPad {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "NOTSET" | "" => AutoPad::NotSet,
+            "SAME_UPPER" => AutoPad::SameUpper,
+            "SAME_LOWER" => AutoPad::SameLower,
+            "VALID" => AutoPad::Valid,
+            other => return Err(GraphError::unsupported(other, "auto_pad value")),
+        })
+    }
+}
+
+/// Window attributes shared by `Conv` and the pooling operators.
+#[derive(Clone, Debug)]
+pub(crate) struct Window {
+    pub kernel: Option<[usize; 2]>,
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+    /// `[top, left, bottom, right]`.
+    pub pads: [usize; 4],
+    pub auto_pad: AutoPad,
+}
+
+fn pair(v: Option<Vec<i64>>, what: &str, default: usize) -> Result<[usize; 2]> {
+    match v.as_deref() {
+        None => Ok([default; 2]),
+        Some([a, b]) if *a >= 1 && *b >= 1 => Ok([*a as usize, *b as usize]),
+        Some(other) => Err(GraphError::unsupported(
+            format!("{other:?}"),
+            format!("{what} (2-D only, positive)"),
+        )),
+    }
+}
+
+impl Window {
+    pub fn parse(a: &mut Attrs<'_>) -> Result<Self> {
+        let kernel = match a.ints("kernel_shape")? {
+            None => None,
+            Some(k) => Some(pair(Some(k), "kernel_shape", 1)?),
+        };
+        let strides = pair(a.ints("strides")?, "strides", 1)?;
+        let dilations = pair(a.ints("dilations")?, "dilations", 1)?;
+        let pads = match a.ints("pads")?.as_deref() {
+            None => [0; 4],
+            Some(&[t, l, b, r]) if t >= 0 && l >= 0 && b >= 0 && r >= 0 => {
+                [t as usize, l as usize, b as usize, r as usize]
+            }
+            Some(other) => {
+                return Err(GraphError::unsupported(
+                    format!("{other:?}"),
+                    "pads (2-D only, non-negative)",
+                ))
+            }
+        };
+        let auto_pad = AutoPad::parse(&a.string("auto_pad", "NOTSET")?)?;
+        Ok(Self {
+            kernel,
+            strides,
+            dilations,
+            pads,
+            auto_pad,
+        })
+    }
+
+    /// Kernel-crate geometry for an `h x w` input and a `kh x kw` window.
+    pub fn params(&self, h: usize, w: usize, kh: usize, kw: usize) -> Result<Conv2dParams> {
+        let pads = match self.auto_pad {
+            AutoPad::NotSet => self.pads,
+            AutoPad::Valid => [0; 4],
+            AutoPad::SameUpper | AutoPad::SameLower => {
+                let total = |x: usize, k: usize, s: usize, d: usize| {
+                    let out = x.div_ceil(s);
+                    ((out.saturating_sub(1)) * s + (k - 1) * d + 1).saturating_sub(x)
+                };
+                let th = total(h, kh, self.strides[0], self.dilations[0]);
+                let tw = total(w, kw, self.strides[1], self.dilations[1]);
+                if self.auto_pad == AutoPad::SameUpper {
+                    [th / 2, tw / 2, th - th / 2, tw - tw / 2]
+                } else {
+                    [th - th / 2, tw - tw / 2, th / 2, tw / 2]
+                }
+            }
+        };
+        Ok(Conv2dParams::new(kh, kw)
+            .stride(self.strides[0], self.strides[1])
+            .dilation(self.dilations[0], self.dilations[1])
+            .padding(pads[0], pads[1], pads[2], pads[3]))
+    }
+}
+
+/// A 2-D convolution with optional fused activation.
+#[derive(Clone, Debug)]
+pub(crate) struct Conv {
+    pub window: Window,
+    pub groups: usize,
+    /// Applied after the bias (set by the Conv+activation fusion).
+    pub activation: Activation,
+    prepared: Option<Conv2d>,
+    scratch: ConvScratchCell,
+}
+
+/// Scratch memory, not copied when the operator is cloned.
+#[derive(Debug, Default)]
+struct ConvScratchCell(ConvScratch);
+impl Clone for ConvScratchCell {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+pub(crate) fn create(a: &mut Attrs<'_>) -> Result<Box<dyn Op>> {
+    let window = Window::parse(a)?;
+    let groups = a.int("group", 1)?;
+    if groups < 1 {
+        return Err(GraphError::invalid("group must be at least 1"));
+    }
+    Ok(Box::new(Conv {
+        window,
+        groups: groups as usize,
+        activation: Activation::Identity,
+        prepared: None,
+        scratch: ConvScratchCell::default(),
+    }))
+}
+
+impl Conv {
+    /// Geometry and the kernel operator for these input and weight shapes.
+    fn build(&self, x: &[usize], w: &[usize], weights: &[f32]) -> Result<Conv2d> {
+        let params = self.geometry(x, w)?;
+        Ok(Conv2d::new(weights, w[0], x[1], params)?)
+    }
+
+    fn geometry(&self, x: &[usize], w: &[usize]) -> Result<Conv2dParams> {
+        if x.len() != 4 || w.len() != 4 {
+            return Err(GraphError::unsupported(
+                format!("input rank {}", x.len()),
+                "Conv dimensionality (2-D only)",
+            ));
+        }
+        if let Some(k) = self.window.kernel {
+            if k != [w[2], w[3]] {
+                return Err(GraphError::invalid("kernel_shape differs from the weights"));
+            }
+        }
+        if x[1] != w[1] * self.groups || w[0] % self.groups != 0 {
+            return Err(GraphError::invalid(format!(
+                "input {x:?} and weights {w:?} disagree for group = {}",
+                self.groups
+            )));
+        }
+        Ok(self
+            .window
+            .params(x[2], x[3], w[2], w[3])?
+            .groups(self.groups))
+    }
+}
+
+impl Op for Conv {
+    fn kind(&self) -> &'static str {
+        "Conv"
+    }
+
+    fn infer(&self, inputs: &[Option<Fact<'_>>]) -> Result<TensorSpec> {
+        arity(inputs, 2, 3)?;
+        let (x, w) = (input(inputs, 0)?.spec, input(inputs, 1)?.spec);
+        if x.dtype != DType::F32 || w.dtype != DType::F32 {
+            return Err(GraphError::unsupported("non-f32", "Conv operand type"));
+        }
+        let p = self.geometry(&x.shape, &w.shape)?;
+        if let Some(b) = optional(inputs, 2) {
+            if b.spec.shape != [w.shape[0]] {
+                return Err(GraphError::invalid("Conv bias must have C_out elements"));
+            }
+        }
+        let (ho, wo) = p.output_size(x.shape[2], x.shape[3])?;
+        Ok(TensorSpec::new(
+            DType::F32,
+            &[x.shape[0], w.shape[0], ho, wo],
+        ))
+    }
+
+    fn prepare(&mut self, inputs: &[Option<Fact<'_>>]) -> Result<()> {
+        let x = input(inputs, 0)?.spec;
+        if let Some(w) = input(inputs, 1)?.value {
+            self.prepared = Some(self.build(&x.shape, w.shape, w.f32()?)?);
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
+        let (x, w) = (input(inputs, 0)?, input(inputs, 1)?);
+        let built;
+        let conv = match &self.prepared {
+            Some(c) => c,
+            None => {
+                built = self.build(x.shape, w.shape, w.f32()?)?;
+                &built
+            }
+        };
+        let bias = match optional(inputs, 2) {
+            Some(b) => Some(b.f32()?),
+            None => None,
+        };
+        let epilogue = ConvEpilogue {
+            bias,
+            activation: self.activation,
+            residual: None,
+        };
+        let s = x.shape;
+        conv.run_with(
+            &mut self.scratch.0,
+            x.f32()?,
+            TensorLayout::Nchw,
+            s[0],
+            s[2],
+            s[3],
+            out.f32()?,
+            &epilogue,
+        )?;
+        Ok(())
+    }
+
+    op_common!();
+}

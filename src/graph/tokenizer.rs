@@ -1,0 +1,1 @@
+//! BERT WordPiece tokenizer (to be written).
