@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+#[cfg(not(target_arch = "wasm32"))]
 /// `../shared/models` beside the repository, or `None` (with a visible message) when absent.
 pub fn models_dir(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/models");

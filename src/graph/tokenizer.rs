@@ -1,1 +1,0 @@
-//! BERT WordPiece tokenizer (to be written).
