@@ -40,7 +40,9 @@ pub mod simd;
 
 pub use epilogue::{Activation, EpilogueOp};
 pub use error::{Error, Result};
-pub use gemm::{gemm, gemm_packed, gemm_packed_par, gemm_packed_with, Blocking, PackedB, ParallelFor};
+pub use gemm::{
+    gemm, gemm_packed, gemm_packed_par, gemm_packed_with, Blocking, PackedB, ParallelFor,
+};
 pub use matrix::{MatMut, MatRef};
 
 /// The SIMD flavour this build was compiled with: `"relaxed-simd"`, `"simd128"` or `"portable"`.

@@ -264,11 +264,17 @@ impl F32x4 {
     /// `mask` (use with [`F32x4::nan_if_mask`]).
     #[inline(always)]
     pub fn nan_mask_or(self, mask: Self) -> Self {
-        lanewise!(self.0, mask.0, |s, m| if s.is_nan() { f32::from_bits(u32::MAX) } else { m })
+        lanewise!(self.0, mask.0, |s, m| if s.is_nan() {
+            f32::from_bits(u32::MAX)
+        } else {
+            m
+        })
     }
     /// Lanes where `self` (a mask from [`F32x4::nan_mask_or`]) is set become NaN in `x`.
     #[inline(always)]
     pub fn nan_if_mask(self, x: Self) -> Self {
-        lanewise!(self.0, x.0, |m, x| f32::from_bits(m.to_bits() | x.to_bits()))
+        lanewise!(self.0, x.0, |m, x| f32::from_bits(
+            m.to_bits() | x.to_bits()
+        ))
     }
 }
