@@ -51,3 +51,104 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// A minimal protobuf writer for hand-made ONNX files in tests.
+#[derive(Clone, Default)]
+pub struct Pb(pub Vec<u8>);
+
+impl Pb {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+    fn varint(&mut self, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.0.push(b);
+                break;
+            }
+            self.0.push(b | 0x80);
+        }
+    }
+    pub fn int(mut self, tag: u32, v: i64) -> Self {
+        self.varint((tag as u64) << 3);
+        self.varint(v as u64);
+        self
+    }
+    pub fn float(mut self, tag: u32, v: f32) -> Self {
+        self.varint(((tag as u64) << 3) | 5);
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn bytes(mut self, tag: u32, b: &[u8]) -> Self {
+        self.varint(((tag as u64) << 3) | 2);
+        self.varint(b.len() as u64);
+        self.0.extend_from_slice(b);
+        self
+    }
+    pub fn str(self, tag: u32, s: &str) -> Self {
+        self.bytes(tag, s.as_bytes())
+    }
+    pub fn msg(self, tag: u32, m: Pb) -> Self {
+        self.bytes(tag, &m.0)
+    }
+}
+
+/// ONNX `ValueInfoProto` for a float tensor with the given dims (`None` = symbolic).
+pub fn value_info(name: &str, elem_type: i64, dims: &[Option<i64>]) -> Pb {
+    let mut shape = Pb::new();
+    for d in dims {
+        shape = shape.msg(
+            1,
+            match d {
+                Some(v) => Pb::new().int(1, *v),
+                None => Pb::new().str(2, "n"),
+            },
+        );
+    }
+    Pb::new().str(1, name).msg(
+        2,
+        Pb::new().msg(1, Pb::new().int(1, elem_type).msg(2, shape)),
+    )
+}
+
+/// ONNX `TensorProto` with raw little-endian f32 data.
+pub fn tensor_f32(name: &str, dims: &[i64], data: &[f32]) -> Pb {
+    let mut t = Pb::new();
+    for &d in dims {
+        t = t.int(1, d);
+    }
+    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    t.int(2, 1).str(8, name).bytes(9, &raw)
+}
+
+/// ONNX `NodeProto`.
+pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<Pb>) -> Pb {
+    let mut n = Pb::new();
+    for i in inputs {
+        n = n.str(1, i);
+    }
+    for o in outputs {
+        n = n.str(2, o);
+    }
+    n = n.str(3, name).str(4, op);
+    for a in attrs {
+        n = n.msg(5, a);
+    }
+    n
+}
+
+/// An int attribute.
+pub fn attr_int(name: &str, v: i64) -> Pb {
+    Pb::new().str(1, name).int(20, 2).int(3, v)
+}
+
+/// A `ModelProto` at `opset` around a graph.
+pub fn model(opset: i64, graph: Pb) -> Vec<u8> {
+    Pb::new()
+        .int(1, 8)
+        .msg(8, Pb::new().str(1, "").int(2, opset))
+        .msg(7, graph)
+        .0
+}
