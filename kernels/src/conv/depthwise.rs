@@ -6,6 +6,7 @@
 //!   input and the horizontal stride is 1; other pixels (borders, strided) go one at a time.
 use super::{ConvEpilogue, Geometry, TensorLayout};
 use crate::simd::F32x4;
+use core::ops::Range;
 
 /// The taps of output pixel `(oy, ox)` that land inside the input: `ky` and `kx` ranges.
 #[inline(always)]
@@ -50,17 +51,29 @@ fn tap_ranges(
     )
 }
 
+/// The independent units of work and the output elements of each: output rows `(n, oy)` for
+/// NHWC, output planes `(n, channel)` for NCHW. Units are contiguous in the output.
+pub(crate) fn units(g: &Geometry) -> (usize, usize) {
+    match g.layout {
+        TensorLayout::Nhwc => (g.batch * g.ho, g.wo * g.c_out),
+        TensorLayout::Nchw => (g.batch * g.c_out, g.ho * g.wo),
+    }
+}
+
+/// Computes the output units `span` (see [`units`]) into `output`, which holds exactly those
+/// units (the whole output when `span` is all of them).
 pub(crate) fn run(
     g: &Geometry,
     input: &[f32],
     w_hwc: &[f32],
     w_chw: &[f32],
+    span: Range<usize>,
     output: &mut [f32],
     epi: &ConvEpilogue<'_>,
 ) {
     match g.layout {
-        TensorLayout::Nhwc => nhwc(g, input, w_hwc, output, epi),
-        TensorLayout::Nchw => nchw(g, input, w_chw, output, epi),
+        TensorLayout::Nhwc => nhwc(g, input, w_hwc, span, output, epi),
+        TensorLayout::Nchw => nchw(g, input, w_chw, span, output, epi),
     }
 }
 
@@ -87,7 +100,14 @@ fn store_n(d: &mut [f32], i: usize, n: usize, v: F32x4) {
 /// Most taps a window may have for the fast NHWC path (offsets live on the stack).
 const MAX_TAPS: usize = 64;
 
-fn nhwc(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEpilogue<'_>) {
+fn nhwc(
+    g: &Geometry,
+    input: &[f32],
+    w: &[f32],
+    rows: Range<usize>,
+    output: &mut [f32],
+    epi: &ConvEpilogue<'_>,
+) {
     let c = g.c_in;
     let kw = g.p.kernel_w;
     let full = if g.p.kernel_h * kw <= MAX_TAPS {
@@ -96,172 +116,184 @@ fn nhwc(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEp
         0
     };
     // Input and output lengths were validated by Conv2d::run_with: every offset computed below
-    // from a valid (n, iy, ix) or (n, oy, ox) plus c0 + 16 <= c is in bounds.
+    // from a valid (n, iy, ix), or (n, oy, ox) of `rows` minus `base`, plus c0 + 16 <= c is in
+    // bounds.
     debug_assert_eq!(input.len(), g.batch * g.h * g.w * c);
-    debug_assert_eq!(output.len(), g.batch * g.ho * g.wo * c);
+    debug_assert!(rows.end <= g.batch * g.ho);
+    debug_assert_eq!(output.len(), rows.len() * g.wo * c);
+    let base = rows.start * g.wo * c; // output[0] is this element of the whole output
     let (inp, out, wp) = (input.as_ptr(), output.as_mut_ptr(), w.as_ptr());
     let mut src = [0usize; MAX_TAPS]; // input offset of each valid tap
     let mut wt = [0usize; MAX_TAPS]; // weight offset of each valid tap
-    for n in 0..g.batch {
-        for oy in 0..g.ho {
-            for ox in 0..g.wo {
-                let (kys, kxs) = tap_ranges(g, oy, ox);
-                let out_at = ((n * g.ho + oy) * g.wo + ox) * c;
-                let mut taps = 0;
-                if full > 0 {
-                    for ky in kys.clone() {
-                        let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
-                        for kx in kxs.clone() {
-                            let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
-                            src[taps] = ((n * g.h + iy) * g.w + ix) * c;
-                            wt[taps] = (ky * kw + kx) * c;
-                            taps += 1;
-                        }
+    for row in rows {
+        let (n, oy) = (row / g.ho, row % g.ho);
+        for ox in 0..g.wo {
+            let (kys, kxs) = tap_ranges(g, oy, ox);
+            let at = ((n * g.ho + oy) * g.wo + ox) * c; // in the whole output (residual)
+            let out_at = at - base; // in `output`
+            let mut taps = 0;
+            if full > 0 {
+                for ky in kys.clone() {
+                    let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
+                    for kx in kxs.clone() {
+                        let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
+                        src[taps] = ((n * g.h + iy) * g.w + ix) * c;
+                        wt[taps] = (ky * kw + kx) * c;
+                        taps += 1;
                     }
                 }
-                // Hot path: 16 channels (four independent accumulators) per pass.
-                for c0 in (0..full).step_by(16) {
-                    let mut acc = [F32x4::zero(); 4];
-                    if let Some(b) = epi.bias {
-                        // SAFETY: c0 + 16 <= c == b.len() (validated by Conv2d::run_with).
-                        acc = core::array::from_fn(|v| unsafe {
-                            F32x4::load(b.as_ptr().add(c0 + 4 * v))
-                        });
-                    }
-                    for t in 0..taps {
-                        // SAFETY: src[t] is a valid pixel's offset and c0 + 16 <= c (see above);
-                        // wt[t] + c0 + 16 <= kh * kw * c == w.len().
-                        unsafe {
-                            let x = inp.add(src[t] + c0);
-                            let k = wp.add(wt[t] + c0);
-                            acc[0] = F32x4::load(x).mul_add(F32x4::load(k), acc[0]);
-                            acc[1] = F32x4::load(x.add(4)).mul_add(F32x4::load(k.add(4)), acc[1]);
-                            acc[2] = F32x4::load(x.add(8)).mul_add(F32x4::load(k.add(8)), acc[2]);
-                            acc[3] = F32x4::load(x.add(12)).mul_add(F32x4::load(k.add(12)), acc[3]);
-                        }
-                    }
-                    for (v, a) in acc.iter().enumerate() {
-                        let mut y = epi.activation.apply(*a);
-                        if let Some(r) = epi.residual {
-                            // SAFETY: residual has the output's length (validated).
-                            y = y.add(unsafe { F32x4::load(r.as_ptr().add(out_at + c0 + 4 * v)) });
-                        }
-                        // SAFETY: out_at + c0 + 16 <= output.len() (see above).
-                        unsafe { y.store(out.add(out_at + c0 + 4 * v)) };
+            }
+            // Hot path: 16 channels (four independent accumulators) per pass.
+            for c0 in (0..full).step_by(16) {
+                let mut acc = [F32x4::zero(); 4];
+                if let Some(b) = epi.bias {
+                    // SAFETY: c0 + 16 <= c == b.len() (validated by Conv2d::run_with).
+                    acc = core::array::from_fn(|v| unsafe {
+                        F32x4::load(b.as_ptr().add(c0 + 4 * v))
+                    });
+                }
+                for t in 0..taps {
+                    // SAFETY: src[t] is a valid pixel's offset and c0 + 16 <= c (see above);
+                    // wt[t] + c0 + 16 <= kh * kw * c == w.len().
+                    unsafe {
+                        let x = inp.add(src[t] + c0);
+                        let k = wp.add(wt[t] + c0);
+                        acc[0] = F32x4::load(x).mul_add(F32x4::load(k), acc[0]);
+                        acc[1] = F32x4::load(x.add(4)).mul_add(F32x4::load(k.add(4)), acc[1]);
+                        acc[2] = F32x4::load(x.add(8)).mul_add(F32x4::load(k.add(8)), acc[2]);
+                        acc[3] = F32x4::load(x.add(12)).mul_add(F32x4::load(k.add(12)), acc[3]);
                     }
                 }
-                // Remaining channels (fewer than 16, or windows too large for the tap list).
-                let mut c0 = full;
-                while c0 < c {
-                    let width = (c - c0).min(4);
-                    let mut acc = epi.bias.map_or(F32x4::zero(), |b| load_n(b, c0, width));
-                    for ky in kys.clone() {
-                        let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
-                        for kx in kxs.clone() {
-                            let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
-                            let x = load_n(input, ((n * g.h + iy) * g.w + ix) * c + c0, width);
-                            acc = x.mul_add(load_n(w, (ky * kw + kx) * c + c0, width), acc);
-                        }
-                    }
-                    let mut y = epi.activation.apply(acc);
+                for (v, a) in acc.iter().enumerate() {
+                    let mut y = epi.activation.apply(*a);
                     if let Some(r) = epi.residual {
-                        y = y.add(load_n(r, out_at + c0, width));
+                        // SAFETY: residual has the whole output's length (validated).
+                        y = y.add(unsafe { F32x4::load(r.as_ptr().add(at + c0 + 4 * v)) });
                     }
-                    store_n(output, out_at + c0, width, y);
-                    c0 += width;
+                    // SAFETY: out_at + c0 + 16 <= output.len() (see above).
+                    unsafe { y.store(out.add(out_at + c0 + 4 * v)) };
                 }
+            }
+            // Remaining channels (fewer than 16, or windows too large for the tap list).
+            let mut c0 = full;
+            while c0 < c {
+                let width = (c - c0).min(4);
+                let mut acc = epi.bias.map_or(F32x4::zero(), |b| load_n(b, c0, width));
+                for ky in kys.clone() {
+                    let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
+                    for kx in kxs.clone() {
+                        let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
+                        let x = load_n(input, ((n * g.h + iy) * g.w + ix) * c + c0, width);
+                        acc = x.mul_add(load_n(w, (ky * kw + kx) * c + c0, width), acc);
+                    }
+                }
+                let mut y = epi.activation.apply(acc);
+                if let Some(r) = epi.residual {
+                    y = y.add(load_n(r, at + c0, width));
+                }
+                store_n(output, out_at + c0, width, y);
+                c0 += width;
             }
         }
     }
 }
 
-fn nchw(g: &Geometry, input: &[f32], w: &[f32], output: &mut [f32], epi: &ConvEpilogue<'_>) {
+fn nchw(
+    g: &Geometry,
+    input: &[f32],
+    w: &[f32],
+    planes: Range<usize>,
+    output: &mut [f32],
+    epi: &ConvEpilogue<'_>,
+) {
     let (kh, kw) = (g.p.kernel_h, g.p.kernel_w);
     let full_x = |ox: usize| tap_ranges(g, 0, ox).1 == (0..kw);
     // Output columns whose whole window is inside the input row (contiguous for any stride).
     let x_lo = (0..g.wo).find(|&ox| full_x(ox)).unwrap_or(g.wo);
     let x_hi = (0..g.wo).rfind(|&ox| full_x(ox)).map_or(0, |x| x + 1);
     let mut splat: alloc::vec::Vec<F32x4> = alloc::vec::Vec::with_capacity(kh * kw);
-    for n in 0..g.batch {
-        for ch in 0..g.c_in {
-            let plane = &input[(n * g.c_in + ch) * g.h * g.w..][..g.h * g.w];
-            let taps = &w[ch * kh * kw..(ch + 1) * kh * kw];
-            splat.clear();
-            splat.extend(taps.iter().map(|&t| F32x4::splat(t)));
-            let out_base = (n * g.c_out + ch) * g.ho * g.wo;
-            let bias = epi.bias.map_or(0.0, |b| b[ch]);
-            for oy in 0..g.ho {
-                let kys = tap_ranges(g, oy, 0).0;
-                let row_out = out_base + oy * g.wo;
-                let mut ox = 0;
-                while ox < g.wo {
-                    if g.p.stride_w == 1 && ox >= x_lo && ox + 16 <= x_hi {
-                        // 16 adjacent outputs whose windows are inside the row: four chains.
-                        let mut acc = [F32x4::splat(bias); 4];
-                        for ky in kys.clone() {
-                            let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
-                            let x0 = ox - g.p.pad_left;
-                            // Inside the row (ox >= x_lo, ox + 15 < x_hi); checked once here.
-                            let row = plane
-                                [iy * g.w + x0..iy * g.w + x0 + 16 + (kw - 1) * g.p.dilation_w]
-                                .as_ptr();
-                            for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
-                                // SAFETY: kx*d + 16 <= the slice length checked above.
-                                unsafe {
-                                    let p = row.add(kx * g.p.dilation_w);
-                                    acc[0] = F32x4::load(p).mul_add(*t, acc[0]);
-                                    acc[1] = F32x4::load(p.add(4)).mul_add(*t, acc[1]);
-                                    acc[2] = F32x4::load(p.add(8)).mul_add(*t, acc[2]);
-                                    acc[3] = F32x4::load(p.add(12)).mul_add(*t, acc[3]);
-                                }
+    debug_assert_eq!(output.len(), planes.len() * g.ho * g.wo);
+    let base = planes.start * g.ho * g.wo; // output[0] is this element of the whole output
+    for unit in planes {
+        let (n, ch) = (unit / g.c_in, unit % g.c_in);
+        let plane = &input[(n * g.c_in + ch) * g.h * g.w..][..g.h * g.w];
+        let taps = &w[ch * kh * kw..(ch + 1) * kh * kw];
+        splat.clear();
+        splat.extend(taps.iter().map(|&t| F32x4::splat(t)));
+        let out_base = (n * g.c_out + ch) * g.ho * g.wo; // in the whole output (residual)
+        let bias = epi.bias.map_or(0.0, |b| b[ch]);
+        for oy in 0..g.ho {
+            let kys = tap_ranges(g, oy, 0).0;
+            let row_at = out_base + oy * g.wo;
+            let row_out = row_at - base; // in `output`
+            let mut ox = 0;
+            while ox < g.wo {
+                if g.p.stride_w == 1 && ox >= x_lo && ox + 16 <= x_hi {
+                    // 16 adjacent outputs whose windows are inside the row: four chains.
+                    let mut acc = [F32x4::splat(bias); 4];
+                    for ky in kys.clone() {
+                        let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
+                        let x0 = ox - g.p.pad_left;
+                        // Inside the row (ox >= x_lo, ox + 15 < x_hi); checked once here.
+                        let row = plane
+                            [iy * g.w + x0..iy * g.w + x0 + 16 + (kw - 1) * g.p.dilation_w]
+                            .as_ptr();
+                        for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
+                            // SAFETY: kx*d + 16 <= the slice length checked above.
+                            unsafe {
+                                let p = row.add(kx * g.p.dilation_w);
+                                acc[0] = F32x4::load(p).mul_add(*t, acc[0]);
+                                acc[1] = F32x4::load(p.add(4)).mul_add(*t, acc[1]);
+                                acc[2] = F32x4::load(p.add(8)).mul_add(*t, acc[2]);
+                                acc[3] = F32x4::load(p.add(12)).mul_add(*t, acc[3]);
                             }
                         }
-                        for (v, a) in acc.iter().enumerate() {
-                            let mut y = epi.activation.apply(*a);
-                            if let Some(r) = epi.residual {
-                                y = y.add(load_n(r, row_out + ox + 4 * v, 4));
-                            }
-                            store_n(output, row_out + ox + 4 * v, 4, y);
-                        }
-                        ox += 16;
-                    } else if g.p.stride_w == 1 && ox >= x_lo && ox + 4 <= x_hi {
-                        // Row tail: four adjacent outputs, one chain.
-                        let mut acc = F32x4::splat(bias);
-                        for ky in kys.clone() {
-                            let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
-                            let x0 = ox - g.p.pad_left;
-                            let row = plane
-                                [iy * g.w + x0..iy * g.w + x0 + 4 + (kw - 1) * g.p.dilation_w]
-                                .as_ptr();
-                            for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
-                                // SAFETY: kx*d + 4 <= the slice length checked above.
-                                acc = unsafe { F32x4::load(row.add(kx * g.p.dilation_w)) }
-                                    .mul_add(*t, acc);
-                            }
-                        }
-                        let mut y = epi.activation.apply(acc);
-                        if let Some(r) = epi.residual {
-                            y = y.add(load_n(r, row_out + ox, 4));
-                        }
-                        store_n(output, row_out + ox, 4, y);
-                        ox += 4;
-                    } else {
-                        let kxs = tap_ranges(g, oy, ox).1;
-                        let mut acc = bias;
-                        for ky in kys.clone() {
-                            let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
-                            for kx in kxs.clone() {
-                                let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
-                                acc += plane[iy * g.w + ix] * taps[ky * kw + kx];
-                            }
-                        }
-                        let mut y = epi.activation.apply_scalar(acc);
-                        if let Some(r) = epi.residual {
-                            y += r[row_out + ox];
-                        }
-                        output[row_out + ox] = y;
-                        ox += 1;
                     }
+                    for (v, a) in acc.iter().enumerate() {
+                        let mut y = epi.activation.apply(*a);
+                        if let Some(r) = epi.residual {
+                            y = y.add(load_n(r, row_at + ox + 4 * v, 4));
+                        }
+                        store_n(output, row_out + ox + 4 * v, 4, y);
+                    }
+                    ox += 16;
+                } else if g.p.stride_w == 1 && ox >= x_lo && ox + 4 <= x_hi {
+                    // Row tail: four adjacent outputs, one chain.
+                    let mut acc = F32x4::splat(bias);
+                    for ky in kys.clone() {
+                        let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
+                        let x0 = ox - g.p.pad_left;
+                        let row = plane
+                            [iy * g.w + x0..iy * g.w + x0 + 4 + (kw - 1) * g.p.dilation_w]
+                            .as_ptr();
+                        for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
+                            // SAFETY: kx*d + 4 <= the slice length checked above.
+                            acc = unsafe { F32x4::load(row.add(kx * g.p.dilation_w)) }
+                                .mul_add(*t, acc);
+                        }
+                    }
+                    let mut y = epi.activation.apply(acc);
+                    if let Some(r) = epi.residual {
+                        y = y.add(load_n(r, row_at + ox, 4));
+                    }
+                    store_n(output, row_out + ox, 4, y);
+                    ox += 4;
+                } else {
+                    let kxs = tap_ranges(g, oy, ox).1;
+                    let mut acc = bias;
+                    for ky in kys.clone() {
+                        let iy = oy * g.p.stride_h + ky * g.p.dilation_h - g.p.pad_top;
+                        for kx in kxs.clone() {
+                            let ix = ox * g.p.stride_w + kx * g.p.dilation_w - g.p.pad_left;
+                            acc += plane[iy * g.w + ix] * taps[ky * kw + kx];
+                        }
+                    }
+                    let mut y = epi.activation.apply_scalar(acc);
+                    if let Some(r) = epi.residual {
+                        y += r[row_at + ox];
+                    }
+                    output[row_out + ox] = y;
+                    ox += 1;
                 }
             }
         }

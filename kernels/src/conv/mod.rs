@@ -10,6 +10,11 @@
 //!
 //! Bias, activation and a residual are fused into the GEMM epilogue. The output layout is the
 //! input layout; NCHW output is written through column-major GEMM tiles (transposed stores).
+//!
+//! Threads ([`Conv2d::run_with_par`]): the (image, group, pixel block) GEMMs and the depthwise
+//! output rows are independent tasks, run through a caller-supplied [`ParallelFor`]; the 1x1
+//! GEMM is tiled in 2-D by [`crate::gemm_packed_par`]. Blocks never depend on the thread
+//! count, so the result is bit-identical for any number of threads.
 mod depthwise;
 mod im2col;
 pub mod layout;
@@ -17,9 +22,11 @@ pub mod pool;
 
 use crate::epilogue::{Activation, EpilogueOp};
 use crate::error::{Error, Result};
-use crate::gemm::{gemm_packed, PackedB};
+use crate::gemm::MIN_MACS_PER_TASK;
+use crate::gemm::{gemm_packed_par, gemm_packed_raw, PackedB, ParallelFor, Strided};
 use crate::matrix::{MatMut, MatRef};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Memory order of a 4-D activation tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,12 +197,47 @@ impl Default for ConvEpilogue<'_> {
     }
 }
 
-/// Reusable scratch memory for [`Conv2d::run_with`]: after the first call with a given shape,
-/// further calls allocate nothing.
+/// Reusable scratch memory for [`Conv2d::run_with`]: after the first call with a given shape
+/// (and thread count), further calls allocate nothing. With threads it holds one im2col block
+/// per task in flight.
 #[derive(Default, Debug)]
 pub struct ConvScratch {
     cols: Vec<f32>,
 }
+
+/// Runs the tasks one after the other on the calling thread (the single-threaded `par`).
+fn sequential(count: usize, task: &(dyn Fn(usize) + Sync)) {
+    (0..count).for_each(task);
+}
+
+/// How many tasks to cut `units` independent units (`macs` multiply-adds in all) into: several
+/// per thread for load balance, none smaller than [`MIN_MACS_PER_TASK`]. 1 means "run serially".
+fn task_count(threads: usize, units: usize, macs: usize) -> usize {
+    if threads <= 1 {
+        return 1;
+    }
+    threads
+        .saturating_mul(4)
+        .min(units)
+        .min(macs / MIN_MACS_PER_TASK)
+        .max(1)
+}
+
+/// A buffer shared by the tasks of one call. Each task touches only its own part (an output
+/// block, a scratch slot) through the raw pointer, never through overlapping references.
+struct Disjoint(*mut f32);
+
+impl Disjoint {
+    /// The address of element `i` (dereferenced only by the task owning that element).
+    fn at(&self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+}
+
+// SAFETY: tasks write disjoint elements (see the users), and the buffer's exclusive borrow
+// outlives them all: `par` returns only when every task is done.
+unsafe impl Send for Disjoint {}
+unsafe impl Sync for Disjoint {}
 
 #[derive(Clone, Debug)]
 enum Method {
@@ -342,6 +384,81 @@ impl Conv2d {
         output: &mut [f32],
         epilogue: &ConvEpilogue<'_>,
     ) -> Result<()> {
+        self.run_with_par(
+            scratch,
+            input,
+            layout,
+            batch,
+            h,
+            w,
+            output,
+            epilogue,
+            1,
+            &sequential,
+        )
+    }
+
+    /// [`Conv2d::run`] split into tasks for `threads` threads, run through `par`; bit-identical
+    /// to [`Conv2d::run`] for any `threads` and any `par`.
+    ///
+    /// ```
+    /// use wasmnn_kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
+    /// let (c, o, h, w) = (16, 32, 20, 20);
+    /// let wt: Vec<f32> = (0..o * c * 9).map(|i| (i % 5) as f32 - 2.0).collect();
+    /// let conv = Conv2d::new(&wt, o, c, Conv2dParams::new(3, 3).padding(1, 1, 1, 1))?;
+    /// let x: Vec<f32> = (0..c * h * w).map(|i| (i % 3) as f32).collect();
+    /// let (mut y1, mut y4) = (vec![0.0; o * h * w], vec![0.0; o * h * w]);
+    /// let epi = ConvEpilogue::default();
+    /// conv.run(&x, TensorLayout::Nchw, 1, h, w, &mut y1, &epi)?;
+    /// // Any "parallel for" works; this one runs the tasks backwards on one thread.
+    /// let par = |n: usize, task: &(dyn Fn(usize) + Sync)| (0..n).rev().for_each(task);
+    /// conv.run_par(&x, TensorLayout::Nchw, 1, h, w, &mut y4, &epi, 4, &par)?;
+    /// assert_eq!(y1, y4);
+    /// # Ok::<(), wasmnn_kernels::Error>(())
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_par(
+        &self,
+        input: &[f32],
+        layout: TensorLayout,
+        batch: usize,
+        h: usize,
+        w: usize,
+        output: &mut [f32],
+        epilogue: &ConvEpilogue<'_>,
+        threads: usize,
+        par: ParallelFor<'_>,
+    ) -> Result<()> {
+        self.run_with_par(
+            &mut ConvScratch::default(),
+            input,
+            layout,
+            batch,
+            h,
+            w,
+            output,
+            epilogue,
+            threads,
+            par,
+        )
+    }
+
+    /// [`Conv2d::run_par`] with reusable scratch memory (no allocation after the first call
+    /// with the same shape and thread count).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_with_par(
+        &self,
+        scratch: &mut ConvScratch,
+        input: &[f32],
+        layout: TensorLayout,
+        batch: usize,
+        h: usize,
+        w: usize,
+        output: &mut [f32],
+        epilogue: &ConvEpilogue<'_>,
+        threads: usize,
+        par: ParallelFor<'_>,
+    ) -> Result<()> {
         let (ho, wo) = self.params.output_size(h, w)?;
         let len = |c: usize, a: usize, b: usize, what| {
             batch
@@ -378,13 +495,16 @@ impl Conv2d {
         };
         match &self.method {
             Method::Depthwise { hwc, chw } => {
-                depthwise::run(&geo, input, hwc, chw, output, epilogue);
+                run_depthwise(&geo, hwc, chw, input, output, epilogue, threads, par);
                 Ok(())
             }
-            Method::Gemm(packs) => self.run_gemm(&geo, packs, scratch, input, output, epilogue),
+            Method::Gemm(packs) => {
+                self.run_gemm(&geo, packs, scratch, input, output, epilogue, threads, par)
+            }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_gemm(
         &self,
         geo: &Geometry,
@@ -393,83 +513,203 @@ impl Conv2d {
         input: &[f32],
         output: &mut [f32],
         epi: &ConvEpilogue<'_>,
+        threads: usize,
+        par: ParallelFor<'_>,
     ) -> Result<()> {
         let g = self.params.groups;
         let (cg, og) = (self.c_in / g, self.c_out / g);
         let (hw, howo) = (geo.h * geo.w, geo.ho * geo.wo);
         let k = packs[0].k();
-        let pointwise = self.params.is_pointwise();
-        // Pixels per im2col block: ~128 KiB of scratch (L2), a multiple of the 4-row tile.
-        let block = if pointwise {
-            howo.max(1)
-        } else {
-            (32 * 1024 / k.max(1)).clamp(16, 1024) / 4 * 4
-        };
-        if !pointwise {
-            scratch.cols.resize(block * k, 0.0);
-        }
-        for n in 0..geo.batch {
-            for (gi, pack) in packs.iter().enumerate() {
-                let mut p0 = 0;
-                while p0 < howo {
-                    let rows = block.min(howo - p0);
-                    // Output (and residual) block as a rows x og matrix.
-                    let (off, rs, cs) = match geo.layout {
-                        TensorLayout::Nhwc => {
-                            ((n * howo + p0) * self.c_out + gi * og, self.c_out, 1)
+        if self.params.is_pointwise() {
+            // The input is already the A matrix: one GEMM per (image, group) over all its
+            // pixels, tiled in 2-D across the threads.
+            for n in 0..geo.batch {
+                for (gi, pack) in packs.iter().enumerate() {
+                    let (off, rs, cs) = out_block(geo, og, n, gi, 0);
+                    let a = match geo.layout {
+                        TensorLayout::Nhwc => MatRef::new(
+                            &input[n * hw * self.c_in + gi * cg..],
+                            howo,
+                            cg,
+                            self.c_in,
+                            1,
+                        )?,
+                        TensorLayout::Nchw => {
+                            MatRef::new(&input[(n * self.c_in + gi * cg) * hw..], howo, cg, 1, hw)?
                         }
-                        TensorLayout::Nchw => ((n * self.c_out + gi * og) * howo + p0, 1, howo),
                     };
-                    let a = if pointwise {
-                        match geo.layout {
-                            TensorLayout::Nhwc => MatRef::new(
-                                &input[(n * hw + p0) * self.c_in + gi * cg..],
-                                rows,
-                                cg,
-                                self.c_in,
-                                1,
-                            )?,
-                            TensorLayout::Nchw => MatRef::new(
-                                &input[(n * self.c_in + gi * cg) * hw + p0..],
-                                rows,
-                                cg,
-                                1,
-                                hw,
-                            )?,
-                        }
-                    } else {
-                        let cols = &mut scratch.cols[..rows * k];
-                        im2col::fill(geo, input, n, gi * cg, cg, p0, rows, cols);
-                        MatRef::row_major(cols, rows, k)?
-                    };
-                    let bias = epi.bias.map(|b| &b[gi * og..(gi + 1) * og]);
-                    let res = match epi.residual {
-                        Some(r) => Some(MatRef::new(&r[off..], rows, og, rs, cs)?),
-                        None => None,
-                    };
-                    let mut ops: [EpilogueOp<'_>; 3] =
-                        [EpilogueOp::Activation(Activation::Identity); 3];
-                    let mut nops = 0;
-                    if let Some(b) = bias {
-                        ops[nops] = EpilogueOp::AddColBias(b);
-                        nops += 1;
-                    }
-                    if epi.activation != Activation::Identity {
-                        ops[nops] = EpilogueOp::Activation(epi.activation);
-                        nops += 1;
-                    }
-                    if let Some(r) = res {
-                        ops[nops] = EpilogueOp::AddMatrix(r);
-                        nops += 1;
-                    }
-                    let c = MatMut::new(&mut output[off..], rows, og, rs, cs)?;
-                    gemm_packed(1.0, a, pack, 0.0, c, &ops[..nops])?;
-                    p0 += rows;
+                    let mut ops = [EpilogueOp::Activation(Activation::Identity); 3];
+                    let ops = epilogue_ops(epi, gi, og, off, howo, rs, cs, &mut ops)?;
+                    let c = MatMut::new(&mut output[off..], howo, og, rs, cs)?;
+                    gemm_packed_par(1.0, a, pack, 0.0, c, ops, threads, par)?;
                 }
             }
+            return Ok(());
+        }
+        // Pixels per im2col block: ~128 KiB of scratch (L2), a multiple of the 4-row tile. The
+        // blocks never depend on the thread count (bit-identical results).
+        let block = (32 * 1024 / k.max(1)).clamp(16, 1024) / 4 * 4;
+        let blocks = howo.div_ceil(block);
+        // At most batch * c_out * howo (the validated output length): no overflow.
+        let tasks = geo.batch * g * blocks;
+        let slots = task_count(threads, tasks, output.len().saturating_mul(k));
+        let slot_len = block.checked_mul(k).ok_or(Error::Overflow {
+            what: "conv scratch",
+        })?;
+        let needed = slot_len.checked_mul(slots).ok_or(Error::Overflow {
+            what: "conv scratch",
+        })?;
+        if scratch.cols.len() < needed {
+            scratch.cols.resize(needed, 0.0);
+        }
+        let out = Disjoint(output.as_mut_ptr());
+        if slots == 1 {
+            let cols = &mut scratch.cols[..slot_len];
+            for t in 0..tasks {
+                // SAFETY: `out` is the validated output of `geo`, used by this loop alone.
+                unsafe { self.gemm_block(geo, packs, input, &out, epi, t, block, cols)? };
+            }
+            return Ok(());
+        }
+        // Slot s runs the tasks s * per .. (s + 1) * per in order, with scratch slot s.
+        let per = tasks.div_ceil(slots);
+        let cols = Disjoint(scratch.cols.as_mut_ptr());
+        let failed = AtomicBool::new(false);
+        par(tasks.div_ceil(per), &|s| {
+            // SAFETY: slot s (inside the `needed` elements) belongs to this task alone.
+            let cols = unsafe { core::slice::from_raw_parts_mut(cols.at(s * slot_len), slot_len) };
+            for t in s * per..((s + 1) * per).min(tasks) {
+                // SAFETY: `out` is the validated output of `geo`; task t writes only the
+                // elements of its own (image, group, pixel block), which no other task writes.
+                let done = unsafe { self.gemm_block(geo, packs, input, &out, epi, t, block, cols) };
+                if done.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        });
+        if failed.load(Ordering::Relaxed) {
+            // Unreachable: every block view lies inside the validated tensors.
+            return Err(Error::InvalidArgument {
+                what: "conv block",
+                why: "a block view fell outside the validated tensors",
+            });
         }
         Ok(())
     }
+
+    /// Task `t` of the GEMM method (tasks ordered by image, group, pixel block): im2col of its
+    /// pixel block into `cols`, then one GEMM with the fused epilogue into the output.
+    ///
+    /// # Safety
+    /// `out` points to an output tensor of `geo`'s validated length, and no one else reads or
+    /// writes the elements of block `t` during the call.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_block(
+        &self,
+        geo: &Geometry,
+        packs: &[PackedB],
+        input: &[f32],
+        out: &Disjoint,
+        epi: &ConvEpilogue<'_>,
+        t: usize,
+        block: usize,
+        cols: &mut [f32],
+    ) -> Result<()> {
+        let g = self.params.groups;
+        let (cg, og) = (self.c_in / g, self.c_out / g);
+        let howo = geo.ho * geo.wo;
+        let k = packs[0].k();
+        let blocks = howo.div_ceil(block);
+        let (n, gi, p0) = (t / (g * blocks), t / blocks % g, t % blocks * block);
+        let rows = block.min(howo - p0);
+        let (off, rs, cs) = out_block(geo, og, n, gi, p0);
+        let cols = &mut cols[..rows * k];
+        im2col::fill(geo, input, n, gi * cg, cg, p0, rows, cols);
+        let a = MatRef::row_major(cols, rows, k)?;
+        let mut ops = [EpilogueOp::Activation(Activation::Identity); 3];
+        let ops = epilogue_ops(epi, gi, og, off, rows, rs, cs, &mut ops)?;
+        let c = Strided {
+            ptr: out.at(off),
+            rs,
+            cs,
+        };
+        // SAFETY: the rows x og block at `off` with strides (rs, cs) lies inside the output:
+        // its pixels p0 .. p0 + rows and channels gi * og .. (gi + 1) * og are those of image n.
+        // Exclusive access: the caller's contract.
+        unsafe { gemm_packed_raw(a, &packs[gi], c, ops) }
+    }
+}
+
+/// Output offset and (row, column) strides of the `pixels x og` block of image `n`, group `gi`,
+/// starting at pixel `p0`: rows are pixels, columns the group's output channels.
+fn out_block(geo: &Geometry, og: usize, n: usize, gi: usize, p0: usize) -> (usize, usize, usize) {
+    let howo = geo.ho * geo.wo;
+    match geo.layout {
+        TensorLayout::Nhwc => ((n * howo + p0) * geo.c_out + gi * og, geo.c_out, 1),
+        TensorLayout::Nchw => ((n * geo.c_out + gi * og) * howo + p0, 1, howo),
+    }
+}
+
+/// The GEMM epilogue of group `gi`'s output block (`rows x og` at `off`, strides `rs`, `cs`):
+/// `[bias] [activation] [residual]`, built in `list`.
+#[allow(clippy::too_many_arguments)]
+fn epilogue_ops<'a>(
+    epi: &ConvEpilogue<'a>,
+    gi: usize,
+    og: usize,
+    off: usize,
+    rows: usize,
+    rs: usize,
+    cs: usize,
+    list: &'a mut [EpilogueOp<'a>; 3],
+) -> Result<&'a [EpilogueOp<'a>]> {
+    let mut len = 0;
+    if let Some(b) = epi.bias {
+        list[len] = EpilogueOp::AddColBias(&b[gi * og..(gi + 1) * og]);
+        len += 1;
+    }
+    if epi.activation != Activation::Identity {
+        list[len] = EpilogueOp::Activation(epi.activation);
+        len += 1;
+    }
+    if let Some(r) = epi.residual {
+        list[len] = EpilogueOp::AddMatrix(MatRef::new(&r[off..], rows, og, rs, cs)?);
+        len += 1;
+    }
+    Ok(&list[..len])
+}
+
+/// The depthwise kernels over `threads`: output rows (NHWC) or planes (NCHW) are independent,
+/// so contiguous runs of them are the tasks.
+#[allow(clippy::too_many_arguments)]
+fn run_depthwise(
+    geo: &Geometry,
+    hwc: &[f32],
+    chw: &[f32],
+    input: &[f32],
+    output: &mut [f32],
+    epi: &ConvEpilogue<'_>,
+    threads: usize,
+    par: ParallelFor<'_>,
+) {
+    let (units, unit_len) = depthwise::units(geo);
+    let taps = geo.p.kernel_h * geo.p.kernel_w;
+    let tasks = task_count(threads, units, output.len().saturating_mul(taps));
+    if tasks == 1 {
+        depthwise::run(geo, input, hwc, chw, 0..units, output, epi);
+        return;
+    }
+    let per = units.div_ceil(tasks);
+    let out = Disjoint(output.as_mut_ptr());
+    par(units.div_ceil(per), &|t| {
+        let span = t * per..((t + 1) * per).min(units);
+        // SAFETY: units * unit_len == output.len(); the spans of different tasks are disjoint.
+        let part = unsafe {
+            core::slice::from_raw_parts_mut(out.at(span.start * unit_len), span.len() * unit_len)
+        };
+        depthwise::run(geo, input, hwc, chw, span, part, epi);
+    });
 }
 
 fn exact_len(what: &'static str, found: usize, expected: usize) -> Result<()> {

@@ -21,7 +21,7 @@ pub use pack::PackedB;
 use crate::epilogue::{validate_epilogue, EpilogueOp};
 use crate::error::{Error, Result};
 use crate::matrix::{MatMut, MatRef};
-use tile::Strided;
+pub(crate) use tile::Strided;
 
 /// `C = alpha * A B + beta * C` for any layouts; B is packed for this call only.
 ///
@@ -171,6 +171,49 @@ struct SharedProblem<'a>(&'a driver::Problem<'a>);
 // through the raw pointer (see gemm_packed_par); the borrow of C outlives `par`.
 unsafe impl Sync for SharedProblem<'_> {}
 unsafe impl Send for SharedProblem<'_> {}
+
+/// [`gemm_packed`] (`alpha = 1`, `beta = 0`) into a C given as raw parts: for callers whose
+/// concurrent tasks write disjoint but interleaved blocks of one output tensor (the pixel
+/// blocks of a convolution), where no task can hold a `&mut` slice of its block. Same loop nest
+/// as [`gemm_packed`], so the same bits.
+///
+/// # Safety
+/// The `a.rows() x b.n()` elements that `c` addresses must be in bounds of one allocation, valid
+/// for writes, and neither read nor written by anyone else during the call.
+pub(crate) unsafe fn gemm_packed_raw(
+    a: MatRef<'_>,
+    b: &PackedB,
+    c: Strided<*mut f32>,
+    ops: &[EpilogueOp<'_>],
+) -> Result<()> {
+    let (m, n, k) = (a.rows(), b.n(), b.k());
+    if a.cols() != k {
+        return Err(Error::ShapeMismatch {
+            what: "k (columns of A vs rows of B)",
+            expected: k,
+            found: a.cols(),
+        });
+    }
+    validate_epilogue(ops, m, n)?;
+    let problem = driver::Problem {
+        m,
+        n,
+        k,
+        alpha: 1.0,
+        beta: 0.0,
+        a: Strided {
+            ptr: a.data().as_ptr(),
+            rs: a.row_stride(),
+            cs: a.col_stride(),
+        },
+        b,
+        c,
+        ops,
+    };
+    // SAFETY: A validated by MatRef, k checked, ops validated for m x n; C as the caller promises.
+    unsafe { driver::run(&problem, 0..m, 0..n, Blocking::default()) };
+    Ok(())
+}
 
 /// [`gemm_packed`] with explicit cache blocking (for tuning and for tests of the block edges).
 pub fn gemm_packed_with(
