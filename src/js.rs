@@ -15,13 +15,17 @@
 //!
 //! [`MatmulBench`] keeps its operands resident in wasm memory so that the GEMM alone can be
 //! timed, without the copies across the JavaScript boundary.
-use crate::{gemm_packed, Activation, EpilogueOp, Error, MatMut, MatRef, PackedB};
+// Products go through the parallel GEMM: all threads after `initThreadPool`, one otherwise.
+use crate::parallel::gemm_packed;
+use crate::{Activation, EpilogueOp, Error, MatMut, MatRef, PackedB};
 use wasm_bindgen::prelude::*;
 
 mod conv;
 mod threads;
 pub use conv::*;
 pub use threads::*;
+mod rows;
+pub use rows::*;
 
 /// The activation names accepted by [`JsLinear::new`] and [`MatmulBench::new`].
 const ACTIVATIONS: &str = "none, relu, gelu, gelu_tanh, silu, sigmoid, tanh, hardswish";

@@ -1,7 +1,25 @@
 //! Thread-level parallelism: the kernels split their work into independent tiles
 //! ([`crate::kernels::ParallelFor`]); this module runs those tiles on rayon's pool when the
 //! `threads` feature is on, and in a plain loop otherwise. Results are bit-identical either way.
+use crate::kernels::conv::{Conv2d, ConvEpilogue, ConvScratch, TensorLayout};
 use crate::{EpilogueOp, MatMut, MatRef, PackedB, Result};
+
+/// Set once rayon's global pool exists (on wasm32 the first use creates it, at 1 thread if
+/// `initThreadPool` did not run first; JavaScript's `startThreads` checks it).
+#[cfg(feature = "threads")]
+static POOL_FIXED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the thread pool is fixed already (always `true` without the `threads` feature).
+pub fn pool_fixed() -> bool {
+    #[cfg(feature = "threads")]
+    {
+        POOL_FIXED.load(core::sync::atomic::Ordering::Relaxed)
+    }
+    #[cfg(not(feature = "threads"))]
+    {
+        true
+    }
+}
 
 /// Threads the pool runs (1 without the `threads` feature, or before `initThreadPool` on wasm).
 ///
@@ -11,6 +29,7 @@ use crate::{EpilogueOp, MatMut, MatRef, PackedB, Result};
 pub fn threads() -> usize {
     #[cfg(feature = "threads")]
     {
+        POOL_FIXED.store(true, core::sync::atomic::Ordering::Relaxed);
         rayon::current_num_threads()
     }
     #[cfg(not(feature = "threads"))]
@@ -20,10 +39,18 @@ pub fn threads() -> usize {
 }
 
 /// Runs `task(i)` for `i < count` on the pool (feature `threads`) or sequentially.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let sum = AtomicUsize::new(0);
+/// wasmnn::parallel::parallel_for(10, &|i| { sum.fetch_add(i, Ordering::Relaxed); });
+/// assert_eq!(sum.into_inner(), 45);
+/// ```
 pub fn parallel_for(count: usize, task: &(dyn Fn(usize) + Sync)) {
     #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
+        POOL_FIXED.store(true, core::sync::atomic::Ordering::Relaxed);
         (0..count).into_par_iter().for_each(task);
     }
     #[cfg(not(feature = "threads"))]
@@ -52,4 +79,43 @@ pub fn gemm_packed(
     ops: &[EpilogueOp<'_>],
 ) -> Result<()> {
     crate::kernels::gemm_packed_par(alpha, a, b, beta, c, ops, threads(), &parallel_for)
+}
+
+/// [`Conv2d::run_with`] split over all [`threads`]: im2col GEMM blocks and depthwise rows as
+/// tasks, the 1x1 GEMM in 2-D tiles (a single task below the size threshold). Bit-identical to
+/// the single-threaded call.
+///
+/// ```
+/// use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
+/// let conv = Conv2d::new(&[1.0; 9], 1, 1, Conv2dParams::new(3, 3).padding(1, 1, 1, 1))?;
+/// let mut y = [0.0; 16];
+/// wasmnn::parallel::conv2d(&conv, &mut ConvScratch::default(), &[1.0; 16], TensorLayout::Nchw,
+///     1, 4, 4, &mut y, &ConvEpilogue::default())?;
+/// assert_eq!(&y[..4], &[4.0, 6.0, 6.0, 4.0]);
+/// # Ok::<(), wasmnn::Error>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    conv: &Conv2d,
+    scratch: &mut ConvScratch,
+    input: &[f32],
+    layout: TensorLayout,
+    batch: usize,
+    h: usize,
+    w: usize,
+    output: &mut [f32],
+    epilogue: &ConvEpilogue<'_>,
+) -> Result<()> {
+    conv.run_with_par(
+        scratch,
+        input,
+        layout,
+        batch,
+        h,
+        w,
+        output,
+        epilogue,
+        threads(),
+        &parallel_for,
+    )
 }

@@ -122,9 +122,19 @@ impl JsConv2d {
             activation: self.activation,
             residual: None,
         };
-        self.conv
-            .run_with(&mut self.scratch, x, layout, batch, h, w, &mut y, &epi)
-            .map_err(js_err)?;
+        // On all threads after `initThreadPool` (bit-identical to one thread).
+        crate::parallel::conv2d(
+            &self.conv,
+            &mut self.scratch,
+            x,
+            layout,
+            batch,
+            h,
+            w,
+            &mut y,
+            &epi,
+        )
+        .map_err(js_err)?;
         Ok(y)
     }
 }
