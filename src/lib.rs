@@ -27,6 +27,14 @@ pub use wasmnn_kernels::{
     MatRef, PackedB, Result,
 };
 
+/// The int8 path: quantize / dequantize, packed int8 weights, exact integer GEMM and GEMV with
+/// fused epilogues, ONNX-shaped entry points, [`QLinear`] and int8 convolution.
+pub use wasmnn_quant as quant;
+pub use wasmnn_quant::{
+    dequantize_linear, dynamic_quantize_linear, qgemm, qgemm_dynamic, quantize_linear,
+    DynamicQuant, PackedQB, QLinear, QMatMut, QMatRef, QOutput, QuantParams,
+};
+
 pub mod graph;
 mod linear;
 pub mod parallel;

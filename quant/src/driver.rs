@@ -1,0 +1,419 @@
+//! The loop nest around the int8 microkernels, and the per-call packing of A and B.
+//!
+//! ```text
+//! M = 1: GEMV                      stream raw int8 panels of B (two at a time) from memory
+//! for i0 in rows, step MC          LOOP 3: pack an MC x K block of A (i16, minus zero points; L2)
+//!   for p in panels of B           LOOP 2: widen one K x 4 panel to i16 (minus zero points; L1)
+//!     for t in row tiles of 2      LOOP 1: the 2 x 4 tile streams A past the panel
+//!       tile_2x4 + epilogue        registers: 8 accumulators
+//! ```
+//! K is never blocked: every tile sees the whole K, so the epilogue runs once per tile on the
+//! exact sums, whatever the output type. MC keeps the packed A block near 256 KiB.
+use crate::epilogue::Epilogue;
+use crate::kernel::{
+    gemv_2panels, relaxed_dot_is_pmaddubsw, tile_2x4, tile_2x4_relaxed, GEMV_PANELS, KB, MR, NR,
+};
+use crate::matrix::QMatRef;
+use crate::pack::{try_vec, PackedQB};
+use crate::quantize::{quantize_offsets_run, DynamicParams};
+use crate::simd::{I16x8, I32x4, I8x16};
+use crate::types::QuantParams;
+use alloc::vec::Vec;
+use wasmnn_kernels::{MatRef, Result};
+
+/// Which microkernel family runs the GEMM tiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KernelKind {
+    /// `i32x4.dot_i16x8_s` on widened operands.
+    Baseline,
+    /// `relaxed_dot_i8x16_i7x16_add` on split u8 activations and raw int8 weights.
+    Relaxed,
+}
+
+/// Where the rows of A come from.
+pub(crate) enum ASource<'a> {
+    /// Quantized rows: the raw bytes, whether they are i8 (else u8), and the zero points
+    /// (per tensor or per row).
+    Q8 {
+        a: QMatRef<'a, u8>,
+        signed: bool,
+        params: QuantParams<'a>,
+    },
+    /// f32 rows quantized on the fly to u8 with these parameters (one, or one per row).
+    F32(MatRef<'a>, &'a [DynamicParams]),
+}
+
+impl ASource<'_> {
+    fn dynamic(params: &[DynamicParams], i: usize) -> DynamicParams {
+        params[if params.len() == 1 { 0 } else { i }]
+    }
+
+    /// Row `i` as `a - zero_point` in `out[..k]` (i16), zeros after.
+    fn row_offsets(&self, i: usize, k: usize, out: &mut [i16], buf: &mut Vec<f32>) {
+        out[k..].fill(0);
+        match self {
+            ASource::Q8 { a, signed, params } => {
+                offsets_q8(a, *signed, params.zero_point(i), i, k, out)
+            }
+            ASource::F32(a, params) => {
+                let p = Self::dynamic(params, i);
+                let row = f32_row(a, i, buf);
+                quantize_offsets_run::<u8>(row, p, &mut out[..k]);
+            }
+        }
+    }
+
+    /// Row `i` as raw u8 values (i8 values + 128) in `out[..k]`, zeros after; returns the zero
+    /// point in the same u8 domain.
+    fn row_u8(
+        &self,
+        i: usize,
+        k: usize,
+        out: &mut [u8],
+        off: &mut [i16],
+        buf: &mut Vec<f32>,
+    ) -> i32 {
+        out[k..].fill(0);
+        match self {
+            ASource::Q8 { a, signed, params } => {
+                // i8 values become u8 by adding 128 (flipping the top bit), and so does the
+                // zero point.
+                let flip = if *signed { 0x80 } else { 0 };
+                for (p, o) in out[..k].iter_mut().enumerate() {
+                    *o = a.get(i, p).unwrap_or(0) ^ flip;
+                }
+                params.zero_point(i) + if *signed { 128 } else { 0 }
+            }
+            ASource::F32(a, params) => {
+                let p = Self::dynamic(params, i);
+                let row = f32_row(a, i, buf);
+                quantize_offsets_run::<u8>(row, p, &mut off[..k]);
+                for (o, &v) in out[..k].iter_mut().zip(off.iter()) {
+                    *o = (v as i32 + p.zero_point) as u8;
+                }
+                p.zero_point
+            }
+        }
+    }
+}
+
+/// Row `i` of an f32 matrix as a slice (copied into `buf` when strided).
+fn f32_row<'b>(a: &'b MatRef<'_>, i: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+    if a.col_stride() == 1 {
+        &a.data()[i * a.row_stride()..][..a.cols()]
+    } else {
+        buf.clear();
+        buf.extend((0..a.cols()).map(|j| a.get(i, j).unwrap_or(0.0)));
+        buf
+    }
+}
+
+/// `a[i][p] - zp` for `p < k` (bytes read as i8 when `signed`), eight values per step when the
+/// row is contiguous.
+fn offsets_q8(a: &QMatRef<'_, u8>, signed: bool, zp: i32, i: usize, k: usize, out: &mut [i16]) {
+    let zp16 = I16x8::splat(zp as i16);
+    let mut done = 0;
+    if let Some(row) = a.row_slice(i) {
+        for (src, dst) in row.chunks_exact(KB).zip(out.chunks_exact_mut(KB)) {
+            // SAFETY: 8 readable bytes in `src` and 8 writable i16 in `dst`.
+            unsafe {
+                let v = if signed {
+                    I16x8::load_extend_i8(src.as_ptr().cast::<i8>())
+                } else {
+                    I16x8::load_extend_u8(src.as_ptr())
+                };
+                v.sub(zp16).store(dst.as_mut_ptr());
+            }
+            done += KB;
+        }
+    }
+    for (p, o) in out.iter_mut().enumerate().take(k).skip(done) {
+        let b = a.get(i, p).unwrap_or(0);
+        let v = if signed { b as i8 as i32 } else { b as i32 };
+        *o = (v - zp) as i16;
+    }
+}
+
+/// One validated problem: `C = epilogue(A B)` with A `m x k`, packed B `k x n`.
+pub(crate) struct Problem<'a> {
+    pub m: usize,
+    pub k: usize,
+    pub a: ASource<'a>,
+    pub b: &'a PackedQB,
+    pub mc: usize,
+    pub kernel: KernelKind,
+}
+
+/// Scratch memory of one call, allocated before anything is written (so an allocation failure
+/// leaves the output untouched).
+pub(crate) struct Scratch {
+    a16: Vec<i16>,
+    b16: Vec<i16>,
+    row16: Vec<i16>,
+    a8: Vec<u8>,
+    row8: Vec<u8>,
+    sums: Vec<i32>,
+    zps: Vec<i32>,
+    f32_row: Vec<f32>,
+}
+
+impl Problem<'_> {
+    fn kbn(&self) -> usize {
+        self.b.k_padded() / KB
+    }
+
+    /// Rows per M block, a multiple of [`MR`].
+    fn mc(&self) -> usize {
+        self.mc.max(1).div_ceil(MR) * MR
+    }
+
+    /// Allocates the scratch buffers this problem needs.
+    pub(crate) fn scratch(&self) -> Result<Scratch> {
+        let kp = self.b.k_padded();
+        let rows = self.mc().min(self.m.div_ceil(MR) * MR);
+        let gemv = self.m == 1;
+        let relaxed = !gemv && self.kernel == KernelKind::Relaxed;
+        let baseline = !gemv && !relaxed;
+        let size = |on: bool, x: usize| if on { x } else { 0 };
+        Ok(Scratch {
+            a16: try_vec("scratch", size(baseline, rows.saturating_mul(kp)), 0)?,
+            b16: try_vec("scratch", size(baseline, kp * NR), 0)?,
+            row16: try_vec("scratch", kp, 0)?,
+            a8: try_vec("scratch", size(relaxed, rows.saturating_mul(2 * kp)), 0)?,
+            row8: try_vec("scratch", size(relaxed, kp), 0)?,
+            sums: try_vec("scratch", size(relaxed, rows), 0)?,
+            zps: try_vec("scratch", size(relaxed, rows), 0)?,
+            f32_row: Vec::new(),
+        })
+    }
+
+    /// Runs the whole problem.
+    ///
+    /// # Safety
+    /// `epi` must address a valid, exclusively borrowed output of `m x n` elements, where `n`
+    /// is `b.n()`.
+    pub(crate) unsafe fn run(&self, epi: &Epilogue<'_>, s: &mut Scratch) {
+        if self.m == 0 || self.b.n() == 0 {
+            return;
+        }
+        if self.m == 1 {
+            // SAFETY: forwarded.
+            unsafe { self.gemv(epi, s) };
+            return;
+        }
+        let mc = self.mc();
+        let mut i0 = 0;
+        while i0 < self.m {
+            let rows = mc.min(self.m - i0);
+            // SAFETY: forwarded; rows i0..i0+rows are inside the output.
+            unsafe {
+                match self.kernel {
+                    KernelKind::Baseline => self.block_baseline(epi, s, i0, rows),
+                    KernelKind::Relaxed => self.block_relaxed(epi, s, i0, rows),
+                }
+            }
+            i0 += rows;
+        }
+    }
+
+    /// Packs rows `i0 .. i0 + rows` of A as i16 tiles of [`MR`] rows.
+    fn pack_a16(&self, s: &mut Scratch, i0: usize, rows: usize) {
+        let (kbn, kp) = (self.kbn(), self.b.k_padded());
+        let tiles = rows.div_ceil(MR);
+        for t in 0..tiles {
+            for r in 0..MR {
+                let row = &mut s.row16[..kp];
+                if t * MR + r < rows {
+                    self.a
+                        .row_offsets(i0 + t * MR + r, self.k, row, &mut s.f32_row);
+                } else {
+                    row.fill(0);
+                }
+                for q in 0..kbn {
+                    let at = ((t * kbn + q) * MR + r) * KB;
+                    s.a16[at..at + KB].copy_from_slice(&row[q * KB..(q + 1) * KB]);
+                }
+            }
+        }
+    }
+
+    /// Widens panel `p` of B to i16 with the column zero points subtracted.
+    fn widen_b(&self, s: &mut Scratch, p: usize) {
+        let kp = self.b.k_padded();
+        let bytes = &self.b.as_bytes()[p * kp * NR..(p + 1) * kp * NR];
+        let zp = |c: usize| {
+            let z = self.b.zero_points().get(p * NR + c).copied().unwrap_or(0);
+            I16x8::splat(z as i16)
+        };
+        let z = [zp(0), zp(1), zp(2), zp(3)];
+        let signed = self.b.is_signed();
+        // A block is 32 bytes: columns 0 and 1, then columns 2 and 3, 8 values each.
+        for (src, dst) in bytes
+            .chunks_exact(2 * 16)
+            .zip(s.b16.chunks_exact_mut(NR * KB))
+        {
+            for h in 0..2 {
+                // SAFETY: 16 readable bytes at src[16h..] and 16 writable i16 at dst[16h..].
+                unsafe {
+                    let r = I8x16::load(src.as_ptr().add(16 * h));
+                    let (c0, c1) = if signed {
+                        (r.extend_low_i8(), r.extend_high_i8())
+                    } else {
+                        (r.extend_low_u8(), r.extend_high_u8())
+                    };
+                    let d = dst.as_mut_ptr().add(16 * h);
+                    c0.sub(z[2 * h]).store(d);
+                    c1.sub(z[2 * h + 1]).store(d.add(KB));
+                }
+            }
+        }
+    }
+
+    /// One M block with the baseline kernel.
+    ///
+    /// # Safety
+    /// As [`Problem::run`]; rows `i0 .. i0 + rows` exist.
+    unsafe fn block_baseline(&self, epi: &Epilogue<'_>, s: &mut Scratch, i0: usize, rows: usize) {
+        let n = self.b.n();
+        let kbn = self.kbn();
+        self.pack_a16(s, i0, rows);
+        for p in 0..n.div_ceil(NR) {
+            self.widen_b(s, p);
+            let (j0, cols) = (p * NR, NR.min(n - p * NR));
+            for t in 0..rows.div_ceil(MR) {
+                // SAFETY: tile t of the packed block holds kbn blocks of 2 x 8 i16, the widened
+                // panel kbn blocks of 4 x 8 i16.
+                let acc =
+                    unsafe { tile_2x4(kbn, s.a16.as_ptr().add(t * kbn * MR * KB), s.b16.as_ptr()) };
+                for (r, v) in acc.into_iter().enumerate().take((rows - t * MR).min(MR)) {
+                    // SAFETY: row i0 + t*MR + r < m, columns j0..j0+cols < n.
+                    unsafe { epi.store_row(v, i0 + t * MR + r, j0, cols) };
+                }
+            }
+        }
+    }
+
+    /// One M block with the relaxed kernel (raw u8 planes, zero points corrected after).
+    ///
+    /// # Safety
+    /// As [`Problem::run`]; rows `i0 .. i0 + rows` exist.
+    unsafe fn block_relaxed(&self, epi: &Epilogue<'_>, s: &mut Scratch, i0: usize, rows: usize) {
+        let (n, kbn, kp) = (self.b.n(), self.kbn(), self.b.k_padded());
+        let tiles = rows.div_ceil(MR);
+        // Pack the planes: per tile and K block, [row 0 lo | row 0 hi | row 1 lo | row 1 hi].
+        for t in 0..tiles {
+            for r in 0..MR {
+                let local = t * MR + r;
+                let row = &mut s.row8[..kp];
+                if local < rows {
+                    s.zps[local] =
+                        self.a
+                            .row_u8(i0 + local, self.k, row, &mut s.row16, &mut s.f32_row);
+                    s.sums[local] = row.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i32));
+                } else {
+                    row.fill(0);
+                }
+                for q in 0..kbn {
+                    let at = ((t * kbn + q) * MR + r) * 2 * KB;
+                    for x in 0..KB {
+                        let v = row[q * KB + x];
+                        s.a8[at + x] = v & 0x7f;
+                        s.a8[at + KB + x] = v >> 7;
+                    }
+                }
+            }
+        }
+        let signed = self.b.is_signed();
+        let via_i16 = relaxed_dot_is_pmaddubsw();
+        let k = self.k as i32;
+        for p in 0..n.div_ceil(NR) {
+            let (j0, cols) = (p * NR, NR.min(n - p * NR));
+            let panel = self.b.as_bytes()[p * kp * NR..].as_ptr();
+            // B in signed form: w (i8) or w - 128 (u8), zero points likewise.
+            let shift = if signed { 0 } else { 128 };
+            let lane = |v: &[i32], c: usize| v.get(j0 + c).copied().unwrap_or(0);
+            let zb = I32x4::from_array(core::array::from_fn(|c| {
+                if c < cols {
+                    lane(self.b.zero_points(), c) - shift
+                } else {
+                    0
+                }
+            }));
+            let cs = I32x4::from_array(core::array::from_fn(|c| {
+                if c < cols {
+                    lane(self.b.col_sums(), c)
+                } else {
+                    0
+                }
+            }));
+            for t in 0..tiles {
+                let a = s.a8.as_ptr().wrapping_add(t * kbn * MR * 2 * KB);
+                // SAFETY: tile t holds kbn blocks of 32 bytes; the panel kbn blocks of 32 bytes.
+                let acc = unsafe {
+                    match (signed, via_i16) {
+                        (true, false) => tile_2x4_relaxed::<false, false>(kbn, a, panel),
+                        (false, false) => tile_2x4_relaxed::<true, false>(kbn, a, panel),
+                        (true, true) => tile_2x4_relaxed::<false, true>(kbn, a, panel),
+                        (false, true) => tile_2x4_relaxed::<true, true>(kbn, a, panel),
+                    }
+                };
+                for (r, v) in acc.into_iter().enumerate().take((rows - t * MR).min(MR)) {
+                    let local = t * MR + r;
+                    let za = s.zps[local];
+                    // sum (a - za)(b - zb) = sum ab - zb sum a - za sum b + k za zb.
+                    let v = v
+                        .sub(zb.mul(I32x4::splat(s.sums[local])))
+                        .sub(I32x4::splat(za).mul(cs))
+                        .add(zb.mul(I32x4::splat(k.wrapping_mul(za))));
+                    // SAFETY: row i0 + local < m, columns j0..j0+cols < n.
+                    unsafe { epi.store_row(v, i0 + local, j0, cols) };
+                }
+            }
+        }
+    }
+
+    /// M = 1: one packed row of A against raw int8 panels; the zero points of B are corrected
+    /// with the row's sum: `sum a (b - zb) = sum a b - zb sum a`.
+    ///
+    /// # Safety
+    /// As [`Problem::run`].
+    unsafe fn gemv(&self, epi: &Epilogue<'_>, s: &mut Scratch) {
+        let (n, kbn, kp) = (self.b.n(), self.kbn(), self.b.k_padded());
+        let row = &mut s.row16[..kp];
+        self.a.row_offsets(0, self.k, row, &mut s.f32_row);
+        let sum_a = row.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i32));
+        let panels = n.div_ceil(NR);
+        let bytes = self.b.as_bytes();
+        let symmetric = self.b.is_symmetric();
+        let mut p = 0;
+        while p < panels {
+            let count = (panels - p).min(GEMV_PANELS);
+            // A missing second panel aliases the first: computed, never stored.
+            let ptrs: [*const u8; GEMV_PANELS] = core::array::from_fn(|q| {
+                bytes[(p + if q < count { q } else { 0 }) * kp * NR..].as_ptr()
+            });
+            // SAFETY: the packed row has kbn blocks of 8 i16, each panel kbn blocks of 32 bytes.
+            let acc = unsafe {
+                if self.b.is_signed() {
+                    gemv_2panels::<true>(kbn, row.as_ptr(), ptrs)
+                } else {
+                    gemv_2panels::<false>(kbn, row.as_ptr(), ptrs)
+                }
+            };
+            for (q, v) in acc.into_iter().enumerate().take(count) {
+                let (j0, cols) = ((p + q) * NR, NR.min(n - (p + q) * NR));
+                let v = if symmetric {
+                    v
+                } else {
+                    let zb = I32x4::from_array(core::array::from_fn(|c| {
+                        self.b.zero_points().get(j0 + c).copied().unwrap_or(0)
+                    }));
+                    v.sub(zb.mul(I32x4::splat(sum_a)))
+                };
+                // SAFETY: row 0 < m, columns j0..j0+cols < n.
+                unsafe { epi.store_row(v, 0, j0, cols) };
+            }
+            p += count;
+        }
+    }
+}
