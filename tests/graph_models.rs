@@ -107,6 +107,22 @@ fn mobilenet_unfused_matches_fused() {
             .unwrap()
             .with_options(plain);
         let mut b = Model::from_onnx(data::MOBILENET).unwrap();
+        let spec = [wasmnn::graph::TensorSpec::new(
+            wasmnn::graph::DType::F32,
+            &shape,
+        )];
+        let (ka, kb) = (a.session(&spec).unwrap(), b.session(&spec).unwrap());
+        let count = |k: &[&str], name: &str| k.iter().filter(|&&n| n == name).count();
+        let (ka, kb) = (ka.op_kinds(), kb.op_kinds());
+        // Fusion folds every BatchNormalization and activation after a Conv into the Conv.
+        assert_eq!(count(&ka, "BatchNormalization"), 35);
+        assert_eq!(count(&kb, "BatchNormalization"), 0);
+        assert!(
+            kb.len() < ka.len() / 2,
+            "{} -> {} steps",
+            ka.len(),
+            kb.len()
+        );
         let ya = a.run(&[x.view()]).unwrap();
         let yb = b.run(&[x.view()]).unwrap();
         let (ya, yb) = (ya[0].as_f32().unwrap(), yb[0].as_f32().unwrap());

@@ -24,8 +24,8 @@ pub struct Session {
 
 impl Session {
     pub(crate) fn new(program: Program) -> Result<Self> {
-        // The region is 64-byte aligned; its first allocation starts at its beginning.
-        let arena = Arena::with_capacity(program.peak_bytes.max(1))?;
+        // One allocation of the planned size (plus the arena's padding tail) per run.
+        let arena = Arena::with_capacity(Arena::footprint::<u8>(program.peak_bytes, Align::B64)?)?;
         Ok(Self { program, arena })
     }
 

@@ -185,7 +185,8 @@ impl Op for Conv {
     }
 
     fn infer(&self, inputs: &[Option<Fact<'_>>]) -> Result<TensorSpec> {
-        arity(inputs, 2, 3)?;
+        // Input 3 (a residual added after the activation) exists only after fusion.
+        arity(inputs, 2, 4)?;
         let (x, w) = (input(inputs, 0)?.spec, input(inputs, 1)?.spec);
         if x.dtype != DType::F32 || w.dtype != DType::F32 {
             return Err(GraphError::unsupported("non-f32", "Conv operand type"));
@@ -225,10 +226,14 @@ impl Op for Conv {
             Some(b) => Some(b.f32()?),
             None => None,
         };
+        let residual = match optional(inputs, 3) {
+            Some(r) => Some(r.f32()?),
+            None => None,
+        };
         let epilogue = ConvEpilogue {
             bias,
             activation: self.activation,
-            residual: None,
+            residual,
         };
         let s = x.shape;
         conv.run_with(

@@ -6,6 +6,7 @@
 //! on unsupported behaviour is refused at load time instead of computing something else.
 pub(crate) mod conv;
 pub(crate) mod elementwise;
+pub(crate) mod fused;
 pub(crate) mod matmul;
 pub(crate) mod norm;
 pub(crate) mod pool;

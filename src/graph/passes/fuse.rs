@@ -1,8 +1,469 @@
-//! Operator fusion on the specialised graph.
+//! Operator fusion on the specialised graph. Each rule matches a small subgraph by operator
+//! type and constant operands and replaces it with one operator that does the same arithmetic
+//! in fewer passes over memory:
+//!
+//! | pattern | becomes |
+//! |---|---|
+//! | `x * clip(x + 3, 0, 6) / 6` | `HardSwish(x)` |
+//! | `(x * 0.5) * (1 + erf(x / sqrt 2))` (and the other association) | `GELU(x)` |
+//! | `Conv -> BatchNormalization` | `Conv` with rescaled filters and bias |
+//! | `Conv -> Add(per-channel constant)` | `Conv` with bias |
+//! | `MatMul(x, W constant) [-> Add(b constant)]` | `Linear` (packed `W`, bias in the epilogue) |
+//! | `Conv` or `Linear` `-> Relu / Clip / HardSwish / GELU / Sigmoid / Tanh / HardSigmoid` | activation in the epilogue |
+//! | `Conv` or `Linear` `-> Add(residual)` | residual in the epilogue |
+//!
+//! A rule only fires when the intermediate values have no other reader, so the graph computes
+//! the same outputs (up to float rounding of the folded constants).
+use super::dce;
 use crate::graph::error::Result;
-use crate::graph::typed::TypedGraph;
+use crate::graph::ops::conv::Conv;
+use crate::graph::ops::elementwise::{Binary, BinaryKind};
+use crate::graph::ops::fused::Linear;
+use crate::graph::ops::matmul::MatMul;
+use crate::graph::ops::norm::{batch_norm_affine, BatchNorm};
+use crate::graph::ops::unary::{Unary, UnaryKind};
+use crate::graph::ops::Op;
+use crate::graph::tensor::Tensor;
+use crate::graph::typed::{TensorSpec, TypedGraph, TypedValue};
+use crate::{Activation, MatRef, PackedB};
+use std::sync::Arc;
 
-/// Runs every fusion.
-pub(crate) fn run(_g: &mut TypedGraph) -> Result<()> {
+/// Runs every fusion, in an order where each rule sees the previous rules' results.
+pub(crate) fn run(g: &mut TypedGraph) -> Result<()> {
+    activation_subgraphs(g);
+    dce::run(g);
+    fold_batch_norm(g)?;
+    conv_bias(g)?;
+    linear(g)?;
+    absorb_activation(g);
+    absorb_residual(g);
+    dce::run(g);
     Ok(())
+}
+
+fn op<T: 'static>(g: &TypedGraph, k: usize) -> Option<&T> {
+    g.nodes[k].op.as_any().downcast_ref::<T>()
+}
+
+/// The two inputs of node `k` if it is the binary operator `kind`.
+fn binary(g: &TypedGraph, k: usize, kind: BinaryKind) -> Option<(usize, usize)> {
+    match (
+        op::<Binary>(g, k)?.kind == kind,
+        g.nodes[k].inputs.as_slice(),
+    ) {
+        (true, [Some(a), Some(b)]) => Some((*a, *b)),
+        _ => None,
+    }
+}
+
+/// The value of a one-element f32 constant.
+fn scalar(g: &TypedGraph, v: usize) -> Option<f32> {
+    let c = g.constant(v)?;
+    match c.as_f32()? {
+        [x] => Some(*x),
+        _ => None,
+    }
+}
+
+fn near(a: Option<f32>, b: f32) -> bool {
+    a.is_some_and(|a| (a - b).abs() <= 1e-6 * b.abs().max(1.0))
+}
+
+/// `(other, scalar)` if `(a, b)` is a value and a constant scalar in either order.
+fn with_scalar(g: &TypedGraph, (a, b): (usize, usize)) -> Option<(usize, f32)> {
+    match (scalar(g, a), scalar(g, b)) {
+        (None, Some(s)) => Some((a, s)),
+        (Some(s), None) => Some((b, s)),
+        _ => None,
+    }
+}
+
+fn add_constant(g: &mut TypedGraph, name: String, t: Tensor) -> usize {
+    g.values.push(TypedValue {
+        name,
+        spec: TensorSpec::of(&t),
+        constant: Some(Arc::new(t)),
+    });
+    g.values.len() - 1
+}
+
+fn remove(g: &mut TypedGraph, dead: &[bool]) {
+    let mut k = 0;
+    g.nodes.retain(|_| {
+        k += 1;
+        !dead[k - 1]
+    });
+}
+
+/// Rewrites the HardSwish and GELU subgraphs into one activation each (their inner nodes are
+/// left for dead-node elimination).
+fn activation_subgraphs(g: &mut TypedGraph) {
+    let producers = g.producers();
+    let prod = |v: usize| producers[v];
+    for k in 0..g.nodes.len() {
+        let found = hard_swish(g, k, &prod)
+            .map(|x| (x, Activation::HardSwish))
+            .or_else(|| gelu(g, k, &prod).map(|x| (x, Activation::GeluErf)));
+        if let Some((x, act)) = found {
+            g.nodes[k].op = Box::new(Unary {
+                kind: UnaryKind::Act(act),
+            });
+            g.nodes[k].inputs = vec![Some(x)];
+        }
+    }
+}
+
+/// `x` if node `k` computes `x * clip(x + 3, 0, 6) / 6` (or `* (1/6)`).
+fn hard_swish(g: &TypedGraph, k: usize, prod: &dyn Fn(usize) -> Option<usize>) -> Option<usize> {
+    let (m, s) = binary(g, k, BinaryKind::Div)
+        .and_then(|p| with_scalar(g, p))
+        .filter(|&(_, s)| near(Some(s), 6.0))
+        .or_else(|| {
+            binary(g, k, BinaryKind::Mul)
+                .and_then(|p| with_scalar(g, p))
+                .filter(|&(_, s)| near(Some(s), 1.0 / 6.0))
+        })?;
+    let _ = s;
+    let (a, b) = binary(g, prod(m)?, BinaryKind::Mul)?;
+    for (x, c) in [(a, b), (b, a)] {
+        let ck = prod(c)?;
+        let UnaryKind::Clip { min, max } = op::<Unary>(g, ck)?.kind else {
+            continue;
+        };
+        let ins = &g.nodes[ck].inputs;
+        let bound = |i: usize, fixed: f32| match ins.get(i).copied().flatten() {
+            Some(v) => scalar(g, v),
+            None => Some(fixed),
+        };
+        if !near(bound(1, min), 0.0) || !near(bound(2, max), 6.0) {
+            continue;
+        }
+        let (y, three) = with_scalar(g, binary(g, prod(ins[0]?)?, BinaryKind::Add)?)?;
+        if y == x && near(Some(three), 3.0) {
+            return Some(x);
+        }
+    }
+    None
+}
+
+/// `x` if node `k` computes `(x * 0.5) * (1 + erf(x / sqrt 2))` or `(x * (1 + erf(..))) * 0.5`.
+fn gelu(g: &TypedGraph, k: usize, prod: &dyn Fn(usize) -> Option<usize>) -> Option<usize> {
+    // `1 + erf(x / sqrt 2)` -> x
+    let one_plus_erf = |v: usize| -> Option<usize> {
+        let (e, one) = with_scalar(g, binary(g, prod(v)?, BinaryKind::Add)?)?;
+        if !near(Some(one), 1.0) {
+            return None;
+        }
+        let ek = prod(e)?;
+        if op::<Unary>(g, ek)?.kind != UnaryKind::Erf {
+            return None;
+        }
+        let sk = prod(g.nodes[ek].inputs[0]?)?;
+        let (x, s) = binary(g, sk, BinaryKind::Mul)
+            .and_then(|p| with_scalar(g, p))
+            .filter(|&(_, s)| near(Some(s), core::f32::consts::FRAC_1_SQRT_2))
+            .or_else(|| {
+                binary(g, sk, BinaryKind::Div)
+                    .and_then(|p| with_scalar(g, p))
+                    .filter(|&(_, s)| near(Some(s), core::f32::consts::SQRT_2))
+            })?;
+        let _ = s;
+        Some(x)
+    };
+    let (p, q) = binary(g, k, BinaryKind::Mul)?;
+    // Form 1: (x * 0.5) * (1 + erf)
+    for (h, a) in [(p, q), (q, p)] {
+        if let Some(hk) = prod(h) {
+            if let Some((x, half)) = binary(g, hk, BinaryKind::Mul).and_then(|t| with_scalar(g, t))
+            {
+                if near(Some(half), 0.5) && one_plus_erf(a) == Some(x) {
+                    return Some(x);
+                }
+            }
+        }
+    }
+    // Form 2: (x * (1 + erf)) * 0.5
+    let (inner, half) = with_scalar(g, (p, q))?;
+    if !near(Some(half), 0.5) {
+        return None;
+    }
+    let (a, b) = binary(g, prod(inner)?, BinaryKind::Mul)?;
+    [(a, b), (b, a)]
+        .into_iter()
+        .find(|&(x, e)| one_plus_erf(e) == Some(x))
+        .map(|(x, _)| x)
+}
+
+/// The node producing `v` if it is the only reader's input, and `v` has exactly one reader.
+fn sole_producer(uses: &[usize], producers: &[Option<usize>], v: usize) -> Option<usize> {
+    if uses[v] == 1 {
+        producers[v]
+    } else {
+        None
+    }
+}
+
+/// A convolution that still accepts fused steps (no activation or residual yet).
+fn plain_conv(g: &TypedGraph, k: usize) -> bool {
+    op::<Conv>(g, k).is_some_and(|c| c.activation == Activation::Identity)
+        && g.nodes[k].inputs.len() <= 3
+}
+
+/// `Conv -> BatchNormalization`: scale the filters and bias per output channel.
+fn fold_batch_norm(g: &mut TypedGraph) -> Result<()> {
+    let (uses, producers) = (g.use_counts(), g.producers());
+    let mut dead = vec![false; g.nodes.len()];
+    for b in 0..g.nodes.len() {
+        if op::<BatchNorm>(g, b).is_none() {
+            continue;
+        }
+        let eps = op::<BatchNorm>(g, b).map_or(0.0, |n| n.epsilon);
+        let ins = g.nodes[b].inputs.clone();
+        let Some(c) = ins[0].and_then(|x| sole_producer(&uses, &producers, x)) else {
+            continue;
+        };
+        if !plain_conv(g, c) || dead[c] {
+            continue;
+        }
+        let params: Option<Vec<&[f32]>> = ins[1..]
+            .iter()
+            .map(|v| v.and_then(|v| g.constant(v)).and_then(Tensor::as_f32))
+            .collect();
+        let conv_ins = &g.nodes[c].inputs;
+        let w = conv_ins[1].and_then(|v| g.constant(v));
+        let bias = conv_ins.get(2).copied().flatten();
+        let bias = match bias {
+            Some(v) => match g.constant(v).and_then(Tensor::as_f32) {
+                Some(b) => Some(b),
+                None => continue,
+            },
+            None => None,
+        };
+        let (Some(p), Some(w)) = (params, w) else {
+            continue;
+        };
+        let (Some(wd), [co, ..]) = (w.as_f32(), w.shape()) else {
+            continue;
+        };
+        let co = *co;
+        if p.iter().any(|v| v.len() != co) || co == 0 {
+            continue;
+        }
+        let per = wd.len() / co;
+        let mut nw = wd.to_vec();
+        let mut nb = vec![0.0f32; co];
+        for o in 0..co {
+            let (a, shift) = batch_norm_affine(p[0][o], p[1][o], p[2][o], p[3][o], eps);
+            nw[o * per..(o + 1) * per].iter_mut().for_each(|v| *v *= a);
+            nb[o] = bias.map_or(0.0, |b| b[o]) * a + shift;
+        }
+        let wshape = w.shape().to_vec();
+        let name = g.nodes[c].name.clone();
+        let wv = add_constant(
+            g,
+            format!("{name}/bn_weight"),
+            Tensor::from_f32(&wshape, nw)?,
+        );
+        let bv = add_constant(g, format!("{name}/bn_bias"), Tensor::from_f32(&[co], nb)?);
+        let x = g.nodes[c].inputs[0];
+        g.nodes[c].inputs = vec![x, Some(wv), Some(bv)];
+        g.nodes[c].output = g.nodes[b].output;
+        dead[b] = true;
+    }
+    remove(g, &dead);
+    Ok(())
+}
+
+/// `Conv -> Add(c)` with `c` one value per output channel (`[C]`, `[C,1,1]`, `[1,C,1,1]`).
+fn conv_bias(g: &mut TypedGraph) -> Result<()> {
+    let (uses, producers) = (g.use_counts(), g.producers());
+    let mut dead = vec![false; g.nodes.len()];
+    for a in 0..g.nodes.len() {
+        let Some((p, q)) = binary(g, a, BinaryKind::Add) else {
+            continue;
+        };
+        for (y, c) in [(p, q), (q, p)] {
+            let Some(k) = sole_producer(&uses, &producers, y) else {
+                continue;
+            };
+            let co = g.values[y].spec.shape.get(1).copied().unwrap_or(0);
+            let cs = g.values[c].spec.shape.clone();
+            let per_channel = matches!(cs.as_slice(), [1, n, 1, 1] | [n, 1, 1] if *n == co);
+            let Some(cv) = g.constant(c).and_then(Tensor::as_f32) else {
+                continue;
+            };
+            if !plain_conv(g, k) || dead[k] || !per_channel {
+                continue;
+            }
+            let old = match g.nodes[k].inputs.get(2).copied().flatten() {
+                Some(v) => match g.constant(v).and_then(Tensor::as_f32) {
+                    Some(b) => b.to_vec(),
+                    None => continue,
+                },
+                None => vec![0.0; co],
+            };
+            let nb: Vec<f32> = old.iter().zip(cv).map(|(a, b)| a + b).collect();
+            let name = format!("{}/bias", g.nodes[k].name);
+            let bv = add_constant(g, name, Tensor::from_f32(&[co], nb)?);
+            g.nodes[k].inputs.resize(3, None);
+            g.nodes[k].inputs[2] = Some(bv);
+            g.nodes[k].output = g.nodes[a].output;
+            dead[a] = true;
+            break;
+        }
+    }
+    remove(g, &dead);
+    Ok(())
+}
+
+/// `MatMul(x, W)` with constant 2-D `W` becomes `Linear`, taking a following constant bias.
+fn linear(g: &mut TypedGraph) -> Result<()> {
+    let uses = g.use_counts();
+    // Reader of each value when it has exactly one.
+    let mut reader = vec![None; g.values.len()];
+    for (k, n) in g.nodes.iter().enumerate() {
+        for &i in n.inputs.iter().flatten() {
+            reader[i] = Some(k);
+        }
+    }
+    let mut dead = vec![false; g.nodes.len()];
+    for m in 0..g.nodes.len() {
+        if op::<MatMul>(g, m).is_none() {
+            continue;
+        }
+        let [Some(x), Some(w)] = g.nodes[m].inputs[..] else {
+            continue;
+        };
+        let Some(wt) = g.constant(w) else { continue };
+        let (Some(wd), &[k, n]) = (wt.as_f32(), wt.shape()) else {
+            continue;
+        };
+        if g.values[x].spec.shape.len() < 2 {
+            continue;
+        }
+        let weights = PackedB::new(MatRef::row_major(wd, k, n)?)?;
+        let y = g.nodes[m].output;
+        let mut bias = None;
+        if let Some(a) = reader[y].filter(|_| uses[y] == 1) {
+            if let Some((p, q)) = binary(g, a, BinaryKind::Add) {
+                let c = if p == y { q } else { p };
+                let cs = &g.values[c].spec.shape;
+                let row = cs.last() == Some(&n) && cs.iter().rev().skip(1).all(|&d| d == 1);
+                let out_rank = g.values[y].spec.shape.len();
+                if let Some(cv) = g.constant(c).and_then(Tensor::as_f32) {
+                    if row && cs.len() <= out_rank && !dead[a] {
+                        bias = Some(cv.to_vec());
+                        g.nodes[m].output = g.nodes[a].output;
+                        dead[a] = true;
+                    }
+                }
+            }
+        }
+        g.nodes[m].op = Box::new(Linear {
+            weights,
+            bias,
+            activation: Activation::Identity,
+        });
+        g.nodes[m].inputs = vec![Some(x)];
+    }
+    remove(g, &dead);
+    Ok(())
+}
+
+/// The activation a node applies, if it is one the epilogues can apply.
+fn activation_of(g: &TypedGraph, k: usize) -> Option<Activation> {
+    match op::<Unary>(g, k)?.kind {
+        UnaryKind::Act(a) => Some(a),
+        UnaryKind::Clip { min, max } => {
+            let ins = &g.nodes[k].inputs;
+            let bound = |i: usize, fixed: f32| match ins.get(i).copied().flatten() {
+                Some(v) => scalar(g, v),
+                None => Some(fixed),
+            };
+            let act = Activation::Clamp {
+                min: bound(1, min)?,
+                max: bound(2, max)?,
+            };
+            act.validate().ok()?;
+            Some(act)
+        }
+        _ => None,
+    }
+}
+
+/// `Conv` or `Linear` followed by an activation: the activation moves into the epilogue.
+fn absorb_activation(g: &mut TypedGraph) {
+    let (uses, producers) = (g.use_counts(), g.producers());
+    let mut dead = vec![false; g.nodes.len()];
+    for u in 0..g.nodes.len() {
+        let Some(act) = activation_of(g, u) else {
+            continue;
+        };
+        let Some(y) = g.nodes[u].inputs[0] else {
+            continue;
+        };
+        let Some(k) = sole_producer(&uses, &producers, y) else {
+            continue;
+        };
+        if dead[k] {
+            continue;
+        }
+        let fused = if plain_conv(g, k) {
+            let mut conv = op::<Conv>(g, k).cloned();
+            conv.as_mut().map(|c| {
+                c.activation = act;
+                Box::new(c.clone()) as Box<dyn Op>
+            })
+        } else {
+            match op::<Linear>(g, k) {
+                Some(l) if l.activation == Activation::Identity && g.nodes[k].inputs.len() == 1 => {
+                    let mut l = l.clone();
+                    l.activation = act;
+                    Some(Box::new(l) as Box<dyn Op>)
+                }
+                _ => None,
+            }
+        };
+        if let Some(f) = fused {
+            g.nodes[k].op = f;
+            g.nodes[k].output = g.nodes[u].output;
+            dead[u] = true;
+        }
+    }
+    remove(g, &dead);
+}
+
+/// `Conv` or `Linear` followed by `Add(residual)` of the same shape: the residual is added in
+/// the epilogue. The residual must be computed before the fused node runs.
+fn absorb_residual(g: &mut TypedGraph) {
+    let (uses, producers) = (g.use_counts(), g.producers());
+    let mut dead = vec![false; g.nodes.len()];
+    for a in 0..g.nodes.len() {
+        let Some((p, q)) = binary(g, a, BinaryKind::Add) else {
+            continue;
+        };
+        for (y, r) in [(p, q), (q, p)] {
+            let Some(k) = sole_producer(&uses, &producers, y) else {
+                continue;
+            };
+            let ready = producers[r].is_none_or(|pr| pr < k) && !dead[k];
+            if !ready || g.values[r].spec != g.values[y].spec {
+                continue;
+            }
+            let conv = op::<Conv>(g, k).is_some() && g.nodes[k].inputs.len() <= 3;
+            let lin = op::<Linear>(g, k).is_some() && g.nodes[k].inputs.len() == 1;
+            if conv {
+                g.nodes[k].inputs.resize(3, None);
+                g.nodes[k].inputs.push(Some(r));
+            } else if lin {
+                g.nodes[k].inputs.push(Some(r));
+            } else {
+                continue;
+            }
+            g.nodes[k].output = g.nodes[a].output;
+            dead[a] = true;
+            break;
+        }
+    }
+    remove(g, &dead);
 }
