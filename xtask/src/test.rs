@@ -59,7 +59,9 @@ impl Stage {
             Stage::Chromium => "wasm32 simd128 in headless Chromium",
             Stage::RelaxedNode => "wasm32 relaxed-simd in Node",
             Stage::RelaxedChromium => "wasm32 relaxed-simd in headless Chromium",
-            Stage::Bench => "smoke benchmark (bench/run.mjs, verified)",
+            Stage::Bench => {
+                "smoke benchmark (bench/run.mjs, verified) + JS smoke test (js/smoke.mjs)"
+            }
         }
     }
 
@@ -197,7 +199,11 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
         Stage::RelaxedChromium => wasm_test(true, Some(tools)),
         Stage::Bench => {
             let args: Vec<String> = BENCH_SMOKE.iter().map(|s| s.to_string()).collect();
-            bench::main(&args)
+            bench::main(&args)?;
+            // The built package through the JS loader, as a web developer would use it.
+            Cmd::new("node")
+                .args(["js/smoke.mjs", "--base", "bench/", "--build", "simd128"])
+                .run()
         }
     }
 }
