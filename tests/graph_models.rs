@@ -29,6 +29,7 @@ mod data {
     pub const MINILM_JSON: &[u8] = model_file!("minilm-l6-v2/reference.json");
 }
 
+#[cfg_attr(wasmnn_models, allow(dead_code))]
 fn skip(test: &str) {
     let msg = format!("SKIPPED {test}: ../shared/models was absent at build time");
     #[cfg(target_arch = "wasm32")]

@@ -368,18 +368,21 @@ fn conv_ref(
     (vec![n, co, ho, wo], out)
 }
 
+/// (c_in, c_out, groups, kernel, stride, pads, dilation)
+type ConvCase = (
+    usize,
+    usize,
+    usize,
+    [usize; 2],
+    [usize; 2],
+    [usize; 4],
+    [usize; 2],
+);
+
 #[wasm_bindgen_test(unsupported = test)]
 fn conv_matches_reference() {
     // (c_in, c_out, groups, kernel, stride, pads, dilation)
-    let cases: [(
-        usize,
-        usize,
-        usize,
-        [usize; 2],
-        [usize; 2],
-        [usize; 4],
-        [usize; 2],
-    ); 5] = [
+    let cases: [ConvCase; 5] = [
         (3, 4, 1, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1]),
         (4, 4, 4, [3, 3], [2, 1], [1, 1, 1, 1], [1, 1]), // depthwise, (2,1) stride
         (4, 6, 2, [1, 3], [1, 2], [0, 1, 0, 0], [1, 1]), // grouped, asymmetric pads
@@ -754,7 +757,7 @@ fn errors_name_the_node() {
 fn session_checks_inputs_and_limits() {
     let model = build("Relu", &[Some(&x(f32t(&[2], vec![0.0; 2])))], &[], 17);
     let spec = TensorSpec::new(DType::F32, &[2]);
-    let mut s = model.session(&[spec.clone()]).unwrap();
+    let mut s = model.session(std::slice::from_ref(&spec)).unwrap();
     let good = f32t(&[2], vec![-1.0, 1.0]);
     assert_eq!(
         s.run(&[good.view()]).unwrap()[0].as_f32().unwrap(),

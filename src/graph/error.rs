@@ -87,11 +87,11 @@ impl GraphError {
         match &mut self {
             GraphError::Unsupported { node, op, .. }
             | GraphError::Invalid { node, op, .. }
-            | GraphError::Kernel { node, op, .. } => {
-                if node.is_empty() && op.is_empty() {
-                    *node = node_name.to_string();
-                    *op = op_type.to_string();
-                }
+            | GraphError::Kernel { node, op, .. }
+                if node.is_empty() && op.is_empty() =>
+            {
+                *node = node_name.to_string();
+                *op = op_type.to_string();
             }
             _ => {}
         }

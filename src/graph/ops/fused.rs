@@ -48,7 +48,7 @@ impl Op for Linear {
         let x = input(inputs, 0)?;
         let (k, n) = (self.weights.k(), self.weights.n());
         let xs = x.f32()?;
-        let rows = if k == 0 { 0 } else { xs.len() / k };
+        let rows = xs.len().checked_div(k).unwrap_or(0);
         let mut ops = [EpilogueOp::Activation(Activation::Identity); 3];
         let mut len = 0;
         if let Some(b) = &self.bias {

@@ -37,7 +37,7 @@ pub(crate) enum ShapeOp {
     },
     /// Opset < 10 keeps starts/ends/axes in attributes.
     Slice {
-        attrs: Option<(Vec<i64>, Vec<i64>, Option<Vec<i64>>)>,
+        attrs: Option<SliceAttrs>,
     },
     Gather {
         axis: i64,
@@ -51,6 +51,9 @@ pub(crate) enum ShapeOp {
         value: Arc<Tensor>,
     },
 }
+
+/// `(starts, ends, axes)` of an opset < 10 `Slice`.
+pub(crate) type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
 
 /// A data-movement operator.
 #[derive(Clone, Debug)]
