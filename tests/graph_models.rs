@@ -182,6 +182,23 @@ fn minilm_matches_reference() {
         .map(|s| s.as_str().unwrap())
         .collect();
     let batch = tok.encode_batch(&sentences).unwrap();
+    let specs: Vec<_> = [
+        &batch.input_ids,
+        &batch.attention_mask,
+        &batch.token_type_ids,
+    ]
+    .iter()
+    .map(|t| wasmnn::graph::TensorSpec::new(t.dtype(), t.shape()))
+    .collect();
+    let kinds = model.session(&specs).unwrap().op_kinds();
+    let count = |name: &str| kinds.iter().filter(|&&k| k == name).count();
+    // 6 layers: Q, K, V, output, FFN in and out projections; one fused attention each.
+    assert_eq!((count("Linear"), count("Attention")), (36, 6), "{kinds:?}");
+    assert_eq!(
+        count("MatMul") + count("Softmax") + count("Erf"),
+        0,
+        "{kinds:?}"
+    );
     let out = model
         .run_named(&[
             ("input_ids", batch.input_ids.view()),

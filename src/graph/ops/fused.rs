@@ -1,11 +1,15 @@
 //! Operators made by the fusion passes, not found in ONNX files.
 //!
-//! [`Linear`]: `MatMul` by a constant matrix, plus bias, activation and residual, all in the
-//! GEMM epilogue (one pass over the output instead of up to four).
+//! - [`Linear`]: `MatMul` by a constant matrix, plus bias, activation and residual, all in the
+//!   GEMM epilogue (one pass over the output instead of up to four);
+//! - [`Attention`]: scaled dot-product attention with an additive mask.
 use super::{arity, input, op_common, optional, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
+use crate::kernels::attention::{
+    attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
+};
 use crate::{gemm_packed, Activation, EpilogueOp, MatMut, MatRef, PackedB};
 
 /// `y = act(x W + b) [+ residual]` over the last dimension of `x`; inputs `[x, residual?]`.
@@ -72,6 +76,132 @@ impl Op for Linear {
             y,
             &ops[..len],
         )?;
+        Ok(())
+    }
+
+    op_common!();
+}
+
+/// Scaled dot-product attention on `[batch, heads, seq, dim]` tensors:
+/// `softmax(Q K^T * scale + mask) V`, inputs `[Q, K, V, mask?]` with K *not* transposed and
+/// the mask `[batch or 1, 1, seq_q or 1, seq_k]`. Made from the `MatMul -> Mul -> Add ->
+/// Softmax -> MatMul` subgraph; runs on [`crate::kernels::attention`], which never holds the
+/// whole score matrix.
+#[derive(Clone, Debug)]
+pub(crate) struct Attention {
+    pub scale: f32,
+    scratch: AttentionScratchCell,
+}
+
+impl Attention {
+    pub fn new(scale: f32) -> Self {
+        Self {
+            scale,
+            scratch: AttentionScratchCell::default(),
+        }
+    }
+}
+
+/// Scratch memory, not copied when the operator is cloned.
+#[derive(Debug, Default)]
+struct AttentionScratchCell(AttentionScratch);
+impl Clone for AttentionScratchCell {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// `(batch, heads, seq_q, seq_k, head_dim, value_dim)` from the shapes of Q, K and V.
+fn attention_dims(q: &[usize], k: &[usize], v: &[usize]) -> Result<[usize; 6]> {
+    match (q, k, v) {
+        (&[b, h, sq, d], &[b2, h2, sk, d2], &[b3, h3, sk2, dv])
+            if b == b2 && b == b3 && h == h2 && h == h3 && d == d2 && sk == sk2 =>
+        {
+            Ok([b, h, sq, sk, d, dv])
+        }
+        _ => Err(GraphError::invalid(format!(
+            "attention shapes {q:?}, {k:?}, {v:?} do not fit [b, h, s, d]"
+        ))),
+    }
+}
+
+/// Mask strides: `(batch stride, row stride)`, or an error if the shape is not supported.
+fn mask_strides(m: &[usize], b: usize, sq: usize, sk: usize) -> Result<(usize, usize)> {
+    match *m {
+        [mb, 1, mq, k] if (mb == b || mb == 1) && (mq == sq || mq == 1) && k == sk => Ok((
+            if mb == 1 { 0 } else { mq * sk },
+            if mq == 1 { 0 } else { sk },
+        )),
+        _ => Err(GraphError::invalid(format!(
+            "attention mask {m:?} is not [batch or 1, 1, seq_q or 1, seq_k]"
+        ))),
+    }
+}
+
+impl Op for Attention {
+    fn kind(&self) -> &'static str {
+        "Attention"
+    }
+
+    fn infer(&self, inputs: &[Option<Fact<'_>>]) -> Result<TensorSpec> {
+        arity(inputs, 3, 4)?;
+        let (q, k, v) = (
+            input(inputs, 0)?.spec,
+            input(inputs, 1)?.spec,
+            input(inputs, 2)?.spec,
+        );
+        let [b, h, sq, sk, _, dv] = attention_dims(&q.shape, &k.shape, &v.shape)?;
+        if let Some(m) = optional(inputs, 3) {
+            mask_strides(&m.spec.shape, b, sq, sk)?;
+        }
+        let all_f32 = [q, k, v].iter().all(|s| s.dtype == DType::F32);
+        if !all_f32 {
+            return Err(GraphError::unsupported("non-f32", "attention operand type"));
+        }
+        Ok(TensorSpec::new(DType::F32, &[b, h, sq, dv]))
+    }
+
+    fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
+        let (q, k, v) = (input(inputs, 0)?, input(inputs, 1)?, input(inputs, 2)?);
+        let [b, h, sq, sk, d, dv] = attention_dims(q.shape, k.shape, v.shape)?;
+        let mask = optional(inputs, 3);
+        let (qs, ks, vs) = (q.f32()?, k.f32()?, v.f32()?);
+        let y = out.f32()?;
+        let shape = AttentionShape {
+            heads: h,
+            seq_q: sq,
+            seq_k: sk,
+            head_dim: d,
+            value_dim: dv,
+        };
+        let (qn, kn, vn, on) = (h * sq * d, h * sk * d, h * sk * dv, h * sq * dv);
+        for i in 0..b {
+            let m = match mask {
+                Some(m) => {
+                    let (bs, rs) = mask_strides(m.shape, b, sq, sk)?;
+                    Some(AttentionMask {
+                        data: &m.f32()?[i * bs..],
+                        head_stride: 0,
+                        row_stride: rs,
+                    })
+                }
+                None => None,
+            };
+            let opts = AttentionOptions {
+                scale: self.scale,
+                mask: m,
+                causal: false,
+            };
+            attention(
+                &qs[i * qn..(i + 1) * qn],
+                &ks[i * kn..(i + 1) * kn],
+                &vs[i * vn..(i + 1) * vn],
+                &mut y[i * on..(i + 1) * on],
+                shape,
+                &opts,
+                &mut self.scratch.0,
+            )?;
+        }
         Ok(())
     }
 

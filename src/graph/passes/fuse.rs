@@ -11,6 +11,7 @@
 //! | `MatMul(x, W constant) [-> Add(b constant)]` | `Linear` (packed `W`, bias in the epilogue) |
 //! | `Conv` or `Linear` `-> Relu / Clip / HardSwish / GELU / Sigmoid / Tanh / HardSigmoid` | activation in the epilogue |
 //! | `Conv` or `Linear` `-> Add(residual)` | residual in the epilogue |
+//! | `MatMul(Q, Transpose(K)) [-> Mul/Div(scale)] [-> Add(mask)] -> Softmax -> MatMul(., V)` | `Attention` |
 //!
 //! A rule only fires when the intermediate values have no other reader, so the graph computes
 //! the same outputs (up to float rounding of the folded constants).
@@ -18,9 +19,11 @@ use super::dce;
 use crate::graph::error::Result;
 use crate::graph::ops::conv::Conv;
 use crate::graph::ops::elementwise::{Binary, BinaryKind};
-use crate::graph::ops::fused::Linear;
+use crate::graph::ops::fused::{Attention, Linear};
 use crate::graph::ops::matmul::MatMul;
 use crate::graph::ops::norm::{batch_norm_affine, BatchNorm};
+use crate::graph::ops::shape_ops::{Movement, ShapeOp};
+use crate::graph::ops::softmax::Softmax;
 use crate::graph::ops::unary::{Unary, UnaryKind};
 use crate::graph::ops::Op;
 use crate::graph::tensor::Tensor;
@@ -37,6 +40,7 @@ pub(crate) fn run(g: &mut TypedGraph) -> Result<()> {
     linear(g)?;
     absorb_activation(g);
     absorb_residual(g);
+    attention(g);
     dce::run(g);
     Ok(())
 }
@@ -466,4 +470,99 @@ fn absorb_residual(g: &mut TypedGraph) {
         }
     }
     remove(g, &dead);
+}
+
+/// The attention subgraph of BERT-style encoders (as exported by PyTorch and Hugging Face):
+/// `MatMul(Q, Transpose(K, [0,2,3,1]))`, an optional scale, an optional additive mask, a
+/// softmax over the last axis and `MatMul(., V)`, all on `[batch, heads, seq, dim]`. The key
+/// transpose is changed to `[0,2,1,3]` (K, not K^T) and the final `MatMul` becomes
+/// [`Attention`]; the rest is left for dead-node elimination.
+fn attention(g: &mut TypedGraph) {
+    let (uses, producers) = (g.use_counts(), g.producers());
+    let single = |v: usize| sole_producer(&uses, &producers, v);
+    for pv in 0..g.nodes.len() {
+        let Some(found) = match_attention(g, pv, &single) else {
+            continue;
+        };
+        let (q, kt, t, v, scale, mask) = found;
+        let kt_shape = &g.values[kt].spec.shape;
+        let k_shape = vec![kt_shape[0], kt_shape[1], kt_shape[3], kt_shape[2]];
+        g.values[kt].spec.shape = k_shape;
+        g.nodes[t].op = Box::new(Movement {
+            op: ShapeOp::Transpose {
+                perm: Some(vec![0, 2, 1, 3]),
+            },
+        });
+        let mut inputs = vec![Some(q), Some(kt), Some(v)];
+        if let Some(m) = mask {
+            inputs.push(Some(m));
+        }
+        g.nodes[pv].op = Box::new(Attention::new(scale));
+        g.nodes[pv].inputs = inputs;
+    }
+}
+
+/// `(q, k^T value, its Transpose node, v, scale, mask)` if node `pv` ends an attention block.
+#[allow(clippy::type_complexity)]
+fn match_attention(
+    g: &TypedGraph,
+    pv: usize,
+    single: &dyn Fn(usize) -> Option<usize>,
+) -> Option<(usize, usize, usize, usize, f32, Option<usize>)> {
+    op::<MatMul>(g, pv)?;
+    let [Some(p), Some(v)] = g.nodes[pv].inputs[..] else {
+        return None;
+    };
+    let rank4 = |x: usize| g.values[x].spec.shape.len() == 4;
+    // Softmax over the last axis.
+    let sm = single(p)?;
+    let soft = op::<Softmax>(g, sm)?;
+    if soft.axis != -1 && soft.axis != 3 {
+        return None;
+    }
+    let mut x = g.nodes[sm].inputs[0]?;
+    // Optional additive mask.
+    let mut mask = None;
+    if let Some(a) = single(x) {
+        if let Some((l, r)) = binary(g, a, BinaryKind::Add) {
+            let scores_first = single(l)
+                .is_some_and(|k| op::<MatMul>(g, k).is_some() || op::<Binary>(g, k).is_some());
+            let (s, m) = if scores_first { (l, r) } else { (r, l) };
+            let ms = &g.values[m].spec.shape;
+            let ss = &g.values[s].spec.shape;
+            let fits = ms.len() == 4
+                && ss.len() == 4
+                && (ms[0] == ss[0] || ms[0] == 1)
+                && ms[1] == 1
+                && (ms[2] == ss[2] || ms[2] == 1)
+                && ms[3] == ss[3];
+            if !fits {
+                return None;
+            }
+            mask = Some(m);
+            x = s;
+        }
+    }
+    // Optional scale.
+    let mut scale = 1.0;
+    let mut qk_node = single(x)?;
+    if let Some((s, c)) = binary(g, qk_node, BinaryKind::Mul).and_then(|t| with_scalar(g, t)) {
+        scale = c;
+        qk_node = single(s)?;
+    } else if let Some((s, c)) = binary(g, qk_node, BinaryKind::Div).and_then(|t| with_scalar(g, t))
+    {
+        scale = 1.0 / c;
+        qk_node = single(s)?;
+    }
+    op::<MatMul>(g, qk_node)?;
+    let [Some(q), Some(kt)] = g.nodes[qk_node].inputs[..] else {
+        return None;
+    };
+    let t = single(kt)?;
+    let perm_ok = matches!(
+        &op::<Movement>(g, t)?.op,
+        ShapeOp::Transpose { perm: Some(p) } if p == &[0, 2, 3, 1]
+    );
+    let fits = perm_ok && rank4(q) && rank4(kt) && rank4(v) && scale.is_finite();
+    fits.then_some((q, kt, t, v, scale, mask))
 }
