@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use crate::setup::{self, Needs, WASM_TARGET};
+use crate::setup::{self, Needs, NIGHTLY, WASM_TARGET};
 use crate::util::{copy_tree, fail, log, root, usage_error, Args, Cmd, JsonSink, Result};
 
 /// Appended to `.cargo/config.toml`'s `+simd128` (unlike `RUSTFLAGS`, which would replace it).
@@ -15,16 +15,26 @@ pub const RELAXED_RUSTFLAGS: &str = "-C target-feature=+relaxed-simd";
 pub const RELAXED_TARGET_DIR: &str = "target/relaxed";
 /// Node 20 (V8 11.3) needs this for relaxed-SIMD opcodes; Chromium 114+ does not.
 pub const NODE_RELAXED_FLAG: &str = "--experimental-wasm-relaxed-simd";
+/// Extra config of the threads build (nightly build-std, atomics, shared memory); its
+/// `build.target-dir` is target/threads.
+pub const THREADS_CONFIG: &str = ".cargo/threads.toml";
+const RELAXED_THREADS_TARGET_DIR: &str = "target/relaxed-threads";
 
 const USAGE: &str =
     "cargo xtask bench [--env node|chromium] [--op matmul,...] [--shape \"S1;S2\"] \
-                     [--threads 1] [--build simd128|relaxed|all] [--quick] [--peers] [--out FILE]";
+                     [--threads 1[,2]] [--build simd128|relaxed|threads|relaxed-threads|all] \
+                     [--quick] [--peers] [--out FILE]
+  --threads with a count > 1 selects the threads flavour of each build (bench/pkg-threads: \
+nightly build-std + shared memory), which then runs every listed count, 1 included";
 
 /// One wasm artefact flavour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Build {
     Simd128,
     Relaxed,
+    /// SIMD128 + atomics + shared memory + rayon on Web Workers (pinned nightly).
+    Threads,
+    RelaxedThreads,
 }
 
 impl Build {
@@ -32,6 +42,25 @@ impl Build {
         match self {
             Build::Simd128 => "simd128",
             Build::Relaxed => "relaxed",
+            Build::Threads => "threads",
+            Build::RelaxedThreads => "relaxed-threads",
+        }
+    }
+
+    fn relaxed(self) -> bool {
+        matches!(self, Build::Relaxed | Build::RelaxedThreads)
+    }
+
+    fn threaded(self) -> bool {
+        matches!(self, Build::Threads | Build::RelaxedThreads)
+    }
+
+    /// The same SIMD flavour with threads.
+    fn with_threads(self) -> Self {
+        if self.relaxed() {
+            Build::RelaxedThreads
+        } else {
+            Build::Threads
         }
     }
 
@@ -42,6 +71,8 @@ impl Build {
                 .map(|d| root().join(d))
                 .unwrap_or_else(|| root().join("target")),
             Build::Relaxed => root().join(RELAXED_TARGET_DIR),
+            Build::Threads => root().join("target/threads"),
+            Build::RelaxedThreads => root().join(RELAXED_THREADS_TARGET_DIR),
         }
     }
 
@@ -61,13 +92,27 @@ pub fn relaxed(cargo: Cmd) -> Cmd {
 /// Release build of the `wasmnn` cdylib with the JS exports, then
 /// `wasm-bindgen --target web --out-dir bench/pkg-<build>`. Returns the path of the JS module.
 pub fn build_pkg(build: Build) -> Result<String> {
-    let mut cargo = Cmd::cargo()
-        .args(["build", "--release", "--target", WASM_TARGET])
-        .args(["-p", "wasmnn", "--features", "js"])
-        .stdout_to_stderr();
-    if build == Build::Relaxed {
-        cargo = relaxed(cargo);
+    let mut cargo = if build.threaded() {
+        // `+toolchain` must win over the RUSTUP_TOOLCHAIN that `cargo xtask` inherits.
+        Cmd::cargo()
+            .arg(format!("+{NIGHTLY}"))
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .args(["build", "--release", "--target", WASM_TARGET])
+            .args(["-p", "wasmnn", "--features", "js,threads"])
+            .args(["--config", THREADS_CONFIG])
+    } else {
+        Cmd::cargo()
+            .args(["build", "--release", "--target", WASM_TARGET])
+            .args(["-p", "wasmnn", "--features", "js"])
     }
+    .stdout_to_stderr();
+    cargo = match build {
+        Build::Relaxed => relaxed(cargo),
+        Build::RelaxedThreads => cargo
+            .env(RELAXED_RUSTFLAGS_VAR, RELAXED_RUSTFLAGS)
+            .args(["--target-dir", RELAXED_THREADS_TARGET_DIR]),
+        Build::Simd128 | Build::Threads => cargo,
+    };
     cargo.run()?;
     let wasm = build
         .target_dir()
@@ -110,21 +155,42 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--env must be node or chromium, not `{env}`"
         )));
     }
-    let builds = match a.value("--build")?.as_deref().unwrap_or("simd128") {
+    let mut builds = match a.value("--build")?.as_deref().unwrap_or("simd128") {
         "simd128" => vec![Build::Simd128],
         "relaxed" => vec![Build::Relaxed],
+        "threads" => vec![Build::Threads],
+        "relaxed-threads" => vec![Build::RelaxedThreads],
         "all" => vec![Build::Simd128, Build::Relaxed],
         other => {
             return Err(usage_error(format!(
-                "--build must be simd128, relaxed or all, not `{other}`"
+                "--build must be simd128, relaxed, threads, relaxed-threads or all, not `{other}`"
             )))
         }
     };
+    let threads = a.value("--threads")?;
+    let counts = threads.as_deref().unwrap_or("1").split(',');
+    let mut max_threads = 1;
+    for count in counts {
+        match count.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => max_threads = max_threads.max(n),
+            _ => {
+                return Err(usage_error(format!(
+                    "--threads takes counts >= 1 separated by commas, not `{count}`"
+                )))
+            }
+        }
+    }
+    if max_threads > 1 {
+        // Only the threads flavours can start workers; they run the 1-thread case too, so the
+        // ratio compares one artefact with itself.
+        builds = builds.into_iter().map(Build::with_threads).collect();
+        builds.dedup();
+    }
     let opts = Opts {
         env,
         op: a.value("--op")?,
         shape: a.value("--shape")?,
-        threads: a.value("--threads")?,
+        threads,
         builds,
         quick: a.flag("--quick"),
         peers: a.flag("--peers"),
@@ -164,13 +230,14 @@ pub fn run(opts: &Opts) -> Result {
         node: true,
         bench_npm: true,
         browser: opts.env == "chromium",
+        nightly: opts.builds.iter().any(|b| b.threaded()),
         ..Needs::default()
     })?;
     let mut sink = JsonSink::new(opts.out.as_deref())?;
     for &build in &opts.builds {
         let pkg = build_pkg(build)?;
         let mut node = Cmd::new("node");
-        if build == Build::Relaxed && opts.env == "node" {
+        if build.relaxed() && opts.env == "node" {
             node = node.arg(NODE_RELAXED_FLAG);
         }
         node.args(["bench/run.mjs", "--env", &opts.env])
@@ -261,9 +328,26 @@ mod tests {
     }
 
     #[test]
+    fn threads_select_the_threads_flavours() {
+        let opts = parse(&strings(&["--threads", "1,2", "--build", "all"])).unwrap();
+        assert_eq!(opts.builds, [Build::Threads, Build::RelaxedThreads]);
+        assert_eq!(case_args(&opts, None), ["--threads", "1,2"]);
+        let opts = parse(&strings(&["--threads", "1"])).unwrap();
+        assert_eq!(opts.builds, [Build::Simd128]);
+        let opts = parse(&strings(&["--build", "threads"])).unwrap();
+        assert_eq!(opts.builds, [Build::Threads]);
+        assert_eq!(
+            Build::RelaxedThreads.pkg_js(),
+            "bench/pkg-relaxed-threads/wasmnn.js"
+        );
+    }
+
+    #[test]
     fn rejects_bad_values() {
         assert!(parse(&strings(&["--env", "firefox"])).is_err());
-        assert!(parse(&strings(&["--build", "threads"])).is_err());
+        assert!(parse(&strings(&["--build", "sse"])).is_err());
+        assert!(parse(&strings(&["--threads", "0"])).is_err());
+        assert!(parse(&strings(&["--threads", "two"])).is_err());
         assert!(parse(&strings(&["--bogus"])).is_err());
     }
 }

@@ -15,13 +15,16 @@ usage: cargo xtask <command> [options]
 commands:
   setup [--threads]   install what is missing: wasm32 target, clippy/rustfmt, wasm-bindgen-cli at
                       the Cargo.lock version, bench/ npm packages, Chromium + ChromeDriver
-                      (apt-get, as root on Debian); --threads: also the pinned nightly + rust-src
+                      (apt-get, as root on Debian); --threads: also nightly-2026-05-20 with
+                      rust-src, miri and wasm32 (threads build, miri stage)
   test [--only STAGE,...] [--quick]
-                      setup, then: lint, native, node, chromium, relaxed-node, relaxed-chromium,
-                      bench (smoke); --quick skips the chromium stages
-  bench [--env node|chromium] [--op LIST] [--shape \"S1;S2\"] [--threads N]
-        [--build simd128|relaxed|all] [--quick] [--peers] [--out FILE]
-                      release wasm build + bench/run.mjs; JSON lines on stdout
+                      setup, then: lint, native, miri, node, chromium, relaxed-node,
+                      relaxed-chromium, threads-chromium, bench (smoke); --quick skips the
+                      chromium stages; miri and threads-chromium are skipped without the nightly
+  bench [--env node|chromium] [--op LIST] [--shape \"S1;S2\"] [--threads 1[,2]]
+        [--build simd128|relaxed|threads|relaxed-threads|all] [--quick] [--peers] [--out FILE]
+                      release wasm build + bench/run.mjs; JSON lines on stdout; a thread count
+                      > 1 selects the threads build (bench/pkg-threads, nightly)
   demo                release wasm build + bench/demo.mjs (GEMM vs naive JS) in Node";
 
 fn main() -> ExitCode {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::util::{fail, is_debian, is_executable, is_root, locked_version, log, root, which};
 use crate::util::{Args, Cmd, Result};
 
-/// The pinned nightly for the (future) threads build; see docs/toolchain.md, pitfall P12.
+/// The pinned nightly of the threads build and of Miri; see docs/toolchain.md, pitfall P12.
 pub const NIGHTLY: &str = "nightly-2026-05-20";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
@@ -25,7 +25,7 @@ pub struct Needs {
     pub bench_npm: bool,
     /// Chromium and ChromeDriver.
     pub browser: bool,
-    /// The pinned nightly with rust-src (threads build; opt-in).
+    /// The pinned nightly with rust-src, miri and the wasm32 target (threads build, Miri; opt-in).
     pub nightly: bool,
 }
 
@@ -284,21 +284,28 @@ fn nightly() -> Result {
             .is_some_and(|out| out.lines().any(|l| l.starts_with(needle)))
     };
     let ready = has(&["toolchain", "list"], NIGHTLY)
-        && has(
-            &["component", "list", "--installed", "--toolchain", NIGHTLY],
-            "rust-src",
-        )
+        && ["rust-src", "miri"].iter().all(|component| {
+            has(
+                &["component", "list", "--installed", "--toolchain", NIGHTLY],
+                component,
+            )
+        })
         && has(
             &["target", "list", "--installed", "--toolchain", NIGHTLY],
             WASM_TARGET,
         );
     if ready {
-        log(format!("setup: {NIGHTLY} with rust-src: ok"));
+        log(format!(
+            "setup: {NIGHTLY} with rust-src, miri, {WASM_TARGET}: ok"
+        ));
         return Ok(());
     }
-    log(format!("setup: {NIGHTLY} with rust-src: installing"));
+    log(format!(
+        "setup: {NIGHTLY} with rust-src, miri, {WASM_TARGET}: installing (~15 s)"
+    ));
+    // RUSTUP_AUTO_INSTALL=0 may be set: nothing installs implicitly, so name everything.
     Cmd::new(&rustup)
         .args(["toolchain", "install", NIGHTLY, "--profile", "minimal"])
-        .args(["--component", "rust-src", "--target", WASM_TARGET])
+        .args(["--component", "rust-src,miri", "--target", WASM_TARGET])
         .run()
 }

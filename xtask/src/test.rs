@@ -4,8 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::bench::{self, relaxed};
-use crate::setup::{self, Needs, Tools, WASM_TARGET};
+use crate::bench::{self, relaxed, THREADS_CONFIG};
+use crate::setup::{self, Needs, Tools, NIGHTLY, WASM_TARGET};
 use crate::util::{fail, fmt_duration, log, root, usage_error, Args, Cmd, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,10 +17,11 @@ enum Stage {
     Chromium,
     RelaxedNode,
     RelaxedChromium,
+    ThreadsChromium,
     Bench,
 }
 
-const STAGES: [Stage; 8] = [
+const STAGES: [Stage; 9] = [
     Stage::Lint,
     Stage::Native,
     Stage::Miri,
@@ -28,6 +29,7 @@ const STAGES: [Stage; 8] = [
     Stage::Chromium,
     Stage::RelaxedNode,
     Stage::RelaxedChromium,
+    Stage::ThreadsChromium,
     Stage::Bench,
 ];
 
@@ -46,6 +48,7 @@ impl Stage {
             Stage::Chromium => "chromium",
             Stage::RelaxedNode => "relaxed-node",
             Stage::RelaxedChromium => "relaxed-chromium",
+            Stage::ThreadsChromium => "threads-chromium",
             Stage::Bench => "bench",
         }
     }
@@ -53,12 +56,19 @@ impl Stage {
     fn what(self) -> &'static str {
         match self {
             Stage::Lint => "rustfmt --check + clippy -D warnings",
-            Stage::Native => "native cargo test --workspace (portable)",
-            Stage::Miri => "cargo +nightly miri test -p wasmnn-arena (undefined behaviour check)",
+            Stage::Native => {
+                "native cargo test --workspace (portable), then feature threads (rayon pools)"
+            }
+            Stage::Miri => {
+                "cargo +nightly-2026-05-20 miri test -p wasmnn-arena (undefined behaviour check)"
+            }
             Stage::Node => "wasm32 simd128 in Node",
             Stage::Chromium => "wasm32 simd128 in headless Chromium",
             Stage::RelaxedNode => "wasm32 relaxed-simd in Node",
             Stage::RelaxedChromium => "wasm32 relaxed-simd in headless Chromium",
+            Stage::ThreadsChromium => {
+                "wasm32 threads build (nightly, shared memory) on 2 workers in headless Chromium"
+            }
             Stage::Bench => {
                 "smoke benchmark (bench/run.mjs, verified) + JS smoke test (js/smoke.mjs)"
             }
@@ -66,7 +76,10 @@ impl Stage {
     }
 
     fn browser(self) -> bool {
-        matches!(self, Stage::Chromium | Stage::RelaxedChromium)
+        matches!(
+            self,
+            Stage::Chromium | Stage::RelaxedChromium | Stage::ThreadsChromium
+        )
     }
 
     fn wasm(self) -> bool {
@@ -120,6 +133,17 @@ pub fn main(args: &[String]) -> Result {
         if stage == Stage::Bench && !root().join("bench/run.mjs").exists() {
             let reason = "bench/run.mjs not present yet";
             summary.push((stage.name().into(), Duration::ZERO, Status::Skipped(reason)));
+            continue;
+        }
+        if stage == Stage::ThreadsChromium && !threads_toolchain_available() {
+            log(format!(
+                "==> stage threads-chromium: SKIPPED: {NIGHTLY_MISSING}"
+            ));
+            summary.push((
+                stage.name().into(),
+                Duration::ZERO,
+                Status::Skipped(NIGHTLY_MISSING),
+            ));
             continue;
         }
         if stage == Stage::Miri && !miri_available() {
@@ -187,16 +211,25 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
                 ])
                 .run()
         }
-        Stage::Native => Cmd::cargo().args(["test", "--workspace"]).run(),
-        // `+nightly` must win over the RUSTUP_TOOLCHAIN that `cargo xtask` inherits.
+        Stage::Native => {
+            Cmd::cargo().args(["test", "--workspace"]).run()?;
+            // GEMM / Linear / conv inside rayon pools of 1, 2 and 4 threads.
+            Cmd::cargo()
+                .args(["test", "-p", "wasmnn", "--features", "threads"])
+                .args(["--test", "parallel"])
+                .run()
+        }
+        // `+toolchain` must win over the RUSTUP_TOOLCHAIN that `cargo xtask` inherits.
         Stage::Miri => Cmd::cargo()
-            .args(["+nightly", "miri", "test", "-p", "wasmnn-arena"])
+            .arg(format!("+{NIGHTLY}"))
+            .args(["miri", "test", "-p", "wasmnn-arena"])
             .env_remove("RUSTUP_TOOLCHAIN")
             .run(),
         Stage::Node => wasm_test(false, None),
         Stage::Chromium => wasm_test(false, Some(tools)),
         Stage::RelaxedNode => wasm_test(true, None),
         Stage::RelaxedChromium => wasm_test(true, Some(tools)),
+        Stage::ThreadsChromium => threads_test(tools),
         Stage::Bench => {
             let args: Vec<String> = BENCH_SMOKE.iter().map(|s| s.to_string()).collect();
             bench::main(&args)?;
@@ -259,15 +292,57 @@ fn wasm_test(relaxed_simd: bool, browser: Option<&Tools>) -> Result {
     cargo.run()
 }
 
-const MIRI_MISSING: &str = "miri not installed; to install: `rustup component add miri rust-src \
-     --toolchain nightly` (no nightly yet: `rustup toolchain install nightly --profile minimal \
-     --component miri,rust-src`)";
+/// tests/threads.rs with the threads build (pinned nightly, build-std, shared memory) in a
+/// dedicated Worker of headless Chromium: real rayon workers, as pages should run them. Node
+/// cannot run threaded wasm-bindgen tests (no Worker API).
+fn threads_test(tools: &Tools) -> Result {
+    let (Some(chromium), Some(driver)) = (&tools.chromium, &tools.chromedriver) else {
+        return Err(fail(
+            "Chromium or ChromeDriver not found (see the setup messages above); \
+             `--quick` skips the browser stages",
+        ));
+    };
+    let mut cargo = Cmd::cargo()
+        .arg(format!("+{NIGHTLY}"))
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .args(["test", "--target", WASM_TARGET, "-p", "wasmnn"])
+        .args(["--features", "js,threads", "--config", THREADS_CONFIG])
+        .args(["--test", "threads"])
+        .env_remove("WASM_BINDGEN_USE_BROWSER")
+        .env("WASM_BINDGEN_USE_DEDICATED_WORKER", "1")
+        .env("CHROMEDRIVER", driver.to_string_lossy())
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+    if let Some(json) = webdriver_json_for(chromium)? {
+        cargo = cargo.env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", json.to_string_lossy());
+    }
+    cargo.run()
+}
 
-/// Whether `cargo +nightly miri` runs and the nightly has rust-src (Miri builds its own std).
+const NIGHTLY_MISSING: &str = "nightly-2026-05-20 with rust-src and the wasm32 target not \
+     installed; to install: `cargo xtask setup --threads`";
+
+/// Whether the pinned nightly has rust-src (build-std) and the wasm32 target.
+fn threads_toolchain_available() -> bool {
+    let sysroot = Cmd::new("rustc")
+        .arg(format!("+{NIGHTLY}"))
+        .args(["--print", "sysroot"])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .probe();
+    sysroot.is_some_and(|s| {
+        let lib = Path::new(s.trim()).join("lib/rustlib");
+        lib.join("src/rust/library").is_dir() && lib.join(WASM_TARGET).is_dir()
+    })
+}
+
+const MIRI_MISSING: &str = "miri for nightly-2026-05-20 not installed; to install: `cargo xtask \
+     setup --threads` (or `rustup component add miri rust-src --toolchain nightly-2026-05-20`)";
+
+/// Whether `cargo +nightly-2026-05-20 miri` runs and that nightly has rust-src (Miri builds its
+/// own std).
 fn miri_available() -> bool {
     let nightly = |program: &str, args: &[&str]| {
         Cmd::new(program)
-            .arg("+nightly")
+            .arg(format!("+{NIGHTLY}"))
             .args(args)
             .env_remove("RUSTUP_TOOLCHAIN")
             .probe()
@@ -326,7 +401,8 @@ mod tests {
         assert_eq!(select(&[], false).unwrap(), STAGES);
         let quick = select(&[], true).unwrap();
         assert!(!quick.contains(&Stage::Chromium) && !quick.contains(&Stage::RelaxedChromium));
-        assert_eq!(quick.len(), STAGES.len() - 2);
+        assert!(!quick.contains(&Stage::ThreadsChromium));
+        assert_eq!(quick.len(), STAGES.len() - 3);
         let only = select(&["node,lint".into(), "relaxed-chromium".into()], false).unwrap();
         assert_eq!(only, [Stage::Lint, Stage::Node, Stage::RelaxedChromium]);
         assert_eq!(
