@@ -2,8 +2,13 @@
 // wasmnn benchmark runner: the peer benchmarks' cases, timing loop and record schema
 // (../shared/peers), for one wasmnn build, in Node or in headless Chromium.
 //
-//   node run.mjs --env node|chromium|all --build simd128|relaxed --pkg pkg-simd128/wasmnn.js
-//                [--op matmul,fused] [--shape "S1;S2"] [--threads 1] [--quick] [--chromium PATH]
+//   node run.mjs --env node|chromium|all --build simd128|relaxed|threads|relaxed-threads
+//                --pkg pkg-simd128/wasmnn.js [--op matmul,fused] [--shape "S1;S2"] [--threads 1,2]
+//                [--quick] [--chromium PATH]
+//
+// Threads (> 1) need a threads build (`--build threads`, bench/pkg-threads): its pool is started
+// right after init, in the Worker (Chromium) or through a worker_threads shim (Node), once per
+// thread count in a fresh page or module instance.
 //
 // One JSON record per line on stdout, logs and a summary table on stderr.
 // Exit status: 0 ok, 1 if a record has check "FAIL" or an error, 2 on a usage error.
@@ -17,7 +22,8 @@ import { ensureRelaxedSimd, loadPkgNode, wasmPathOf } from './src/node.mjs';
 import { runBench } from './src/runner.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const USAGE = 'usage: node run.mjs [--env node|chromium|all] [--build simd128|relaxed] [--pkg PATH/wasmnn.js]'
+const BUILDS = ['simd128', 'relaxed', 'threads', 'relaxed-threads'];
+const USAGE = `usage: node run.mjs [--env node|chromium|all] [--build ${BUILDS.join('|')}] [--pkg PATH/wasmnn.js]`
   + ' [--op LIST] [--shape "S1;S2"] [--threads 1[,2]] [--quick] [--chromium PATH]\n'
   + `  ops: ${OPS.join(', ')} (default matmul)\n`
   + '  shapes: matmul/int8_matmul/int8_dyn MxKxN; fused "MxKxN bias|bias+relu|bias+gelu";'
@@ -44,7 +50,7 @@ function parseArgs(argv) {
   if (o.help) { process.stdout.write(`${USAGE}\n`); process.exit(0); }
   const envs = o.env === 'all' ? ['node', 'chromium'] : o.env.split(',');
   if (!envs.length || envs.some((e) => !['node', 'chromium'].includes(e))) usageError(`unknown env ${o.env}`);
-  if (!['simd128', 'relaxed'].includes(o.build)) usageError(`unknown build ${o.build}`);
+  if (!BUILDS.includes(o.build)) usageError(`unknown build ${o.build}`);
   const ops = o.op.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = ops.filter((op) => !OPS.includes(op));
   if (!ops.length || unknown.length) usageError(`unknown op ${unknown.join(',') || '(none)'}`);
@@ -118,10 +124,16 @@ async function runChromium(args, onRecord) {
 }
 
 async function runNode(args, onRecord) {
-  let loaded = null; // one instance for every thread count (only 1 thread runs for now)
+  const threaded = args.build.endsWith('threads');
+  // The threads package starts rayon's pool with Web Workers: a worker_threads shim provides them.
+  if (threaded) (await import('./src/node-threads.mjs')).installWorkerShim();
+  let loaded = null; // one instance for every thread count, except for threads builds: the pool
+  // is fixed per instance, so each thread count gets a fresh one
   for (const threads of args.threadList) {
+    const load = threaded ? () => loadPkgNode(args.pkg, `threads=${threads}`)
+      : async () => (loaded ??= await loadPkgNode(args.pkg));
     await runBench({ env: 'node', build: args.build, threads, ops: args.ops, shapes: args.shapes, quick: args.quick,
-      load: async () => (loaded ??= await loadPkgNode(args.pkg)), emit: onRecord });
+      load, emit: onRecord });
   }
 }
 

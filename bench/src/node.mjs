@@ -48,11 +48,14 @@ export function binaryLabel(file) {
   return `${path.basename(path.dirname(file))}/${path.basename(file)}`;
 }
 
-/** Imports the package's JS glue and instantiates its .wasm read with fs. */
-export async function loadPkgNode(pkgJs) {
+/**
+ * Imports the package's JS glue and instantiates its .wasm read with fs. A distinct `instance`
+ * tag (a query string) gives a fresh module instance, with its own memory and thread pool.
+ */
+export async function loadPkgNode(pkgJs, instance) {
   const js = path.resolve(pkgJs);
   const wasmFile = wasmPathOf(js);
-  const wasm = await import(pathToFileURL(js).href);
+  const wasm = await import(pathToFileURL(js).href + (instance ? `?${instance}` : ''));
   await wasm.default({ module_or_path: fs.readFileSync(wasmFile) });
   return { wasm, binary: binaryLabel(wasmFile) };
 }

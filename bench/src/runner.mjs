@@ -91,7 +91,22 @@ function defaultEngine() {
   return navigator.userAgent.match(/\S*Chrome\/[\d.]+/)?.[0] ?? navigator.userAgent;
 }
 
-const EXPECTED_ISA = { simd128: 'simd128', relaxed: 'relaxed-simd' };
+const EXPECTED_ISA = { simd128: 'simd128', relaxed: 'relaxed-simd', threads: 'simd128', 'relaxed-threads': 'relaxed-simd' };
+
+/**
+ * Starts `threads` workers right after init (before any other call: the first computation fixes
+ * the pool) and returns how many run. Throws with the package's own reason when they cannot
+ * start: a build without threads, a page that is not cross-origin isolated, no Worker API.
+ */
+async function startThreads(wasm, threads) {
+  if (typeof wasm.startThreads !== 'function') {
+    throw new Error(`this package has no startThreads export: it predates thread support; rebuild it`);
+  }
+  await wasm.startThreads(threads);
+  const running = wasm.num_threads();
+  if (running !== threads) throw new Error(`asked for ${threads} threads, the pool runs ${running}`);
+  return running;
+}
 
 /**
  * opts: {env, build, threads, ops, shapes, quick, engine?, extra?,
@@ -112,11 +127,18 @@ export async function runBench(opts) {
     emit({ ...base, op: 'init', shape: '-', error: String(e?.message ?? e).slice(0, 300), ...extra });
     return;
   }
-  const common = { binary, threads_effective: 1, version: info.version };
-  if (threads !== 1) {
-    emit({ ...base, op: 'init', shape: '-', ...common, skipped: 'wasmnn has no multi-threaded build yet', ...extra });
+  let threadsEffective = 1;
+  try {
+    if (build.endsWith('threads') !== (wasm.threads_supported?.() ?? false)) {
+      throw new Error(`package ${binary} ${build.endsWith('threads') ? 'has no' : 'has'} thread support, `
+        + `unlike --build ${build}`);
+    }
+    if (threads !== 1) threadsEffective = await startThreads(wasm, threads);
+  } catch (e) {
+    emit({ ...base, op: 'init', shape: '-', binary, error: String(e?.message ?? e).slice(0, 400), ...extra });
     return;
   }
+  const common = { binary, threads_effective: threadsEffective, version: info.version };
   const budget = opts.quick ? 200 : 1000;
   for (const c of selectCases(opts)) {
     const rec = { ...base, op: c.op, shape: c.shape };
