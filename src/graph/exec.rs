@@ -136,13 +136,13 @@ impl Session {
         }
         for (o, slot) in outputs.iter_mut().zip(&p.outputs) {
             let (data, shape) = match slot {
-                Slot::Const(c) => (p.consts[*c].view().data, p.consts[*c].shape().to_vec()),
+                Slot::Const(c) => (p.consts[*c].view().data, p.consts[*c].shape()),
                 Slot::Arena(r, spec) => (
                     DataRef::from_bytes(spec.dtype, &region[r.clone()])?,
-                    spec.shape.clone(),
+                    spec.shape.as_slice(),
                 ),
             };
-            if o.shape != shape.as_slice() {
+            if o.shape != shape {
                 return Err(GraphError::invalid(format!(
                     "output view has shape {:?}, the output is {shape:?}",
                     o.shape

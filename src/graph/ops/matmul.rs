@@ -9,13 +9,17 @@ use crate::graph::error::{GraphError, Result};
 use crate::graph::shape::{broadcast, check_rank};
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
-use crate::{gemm, gemm_packed, MatMut, MatRef, PackedB};
+use crate::{gemm_packed, MatMut, MatRef, PackedB};
 
 /// `Y = A B` with numpy broadcasting.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MatMul {
     /// B packed once when it is a constant matrix.
     pub packed: Option<PackedB>,
+    /// Reused buffer for packing a computed B per call.
+    dynamic: Option<PackedB>,
+    /// The shapes, computed in `prepare` so that `run` allocates nothing.
+    dims: Option<MatMulDims>,
 }
 
 /// `Y = alpha op(A) op(B) + beta C`.
@@ -26,6 +30,20 @@ pub(crate) struct Gemm {
     trans_a: bool,
     trans_b: bool,
     packed: Option<PackedB>,
+    dynamic: Option<PackedB>,
+}
+
+/// Packs `b` into `slot`, reusing its memory after the first call.
+fn pack_into<'a>(slot: &'a mut Option<PackedB>, b: MatRef<'_>) -> Result<&'a PackedB> {
+    match slot {
+        Some(p) => {
+            let kc = p.kc();
+            p.repack(b, kc)?;
+        }
+        None => *slot = Some(PackedB::new(b)?),
+    }
+    slot.as_ref()
+        .ok_or_else(|| GraphError::invalid("packing failed"))
 }
 
 pub(crate) fn create(op: &str, a: &mut Attrs<'_>) -> Result<Box<dyn Op>> {
@@ -37,11 +55,13 @@ pub(crate) fn create(op: &str, a: &mut Attrs<'_>) -> Result<Box<dyn Op>> {
             trans_a: a.int("transA", 0)? != 0,
             trans_b: a.int("transB", 0)? != 0,
             packed: None,
+            dynamic: None,
         }),
     })
 }
 
 /// Shapes of a `MatMul`: batch dims of the output, (m, k, n), and the output shape.
+#[derive(Clone, Debug)]
 pub(crate) struct MatMulDims {
     pub batch: Vec<usize>,
     pub m: usize,
@@ -108,6 +128,8 @@ impl Op for MatMul {
     }
 
     fn prepare(&mut self, inputs: &[Option<Fact<'_>>]) -> Result<()> {
+        let (a, b) = (input(inputs, 0)?.spec, input(inputs, 1)?.spec);
+        self.dims = Some(matmul_dims(&a.shape, &b.shape)?);
         if let Some(b) = input(inputs, 1)?.value {
             if b.shape.len() == 2 && input(inputs, 0)?.spec.shape.len() >= 2 {
                 let (k, n) = (b.shape[0], b.shape[1]);
@@ -119,7 +141,10 @@ impl Op for MatMul {
 
     fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
         let (a, b) = (input(inputs, 0)?, input(inputs, 1)?);
-        let d = matmul_dims(a.shape, b.shape)?;
+        let d = match &self.dims {
+            Some(d) => d,
+            None => return Err(GraphError::invalid("MatMul ran before prepare")),
+        };
         let (x, w) = (a.f32()?, b.f32()?);
         let y = out.f32()?;
         if d.k == 0 {
@@ -143,6 +168,7 @@ impl Op for MatMul {
         let ba = &a.shape[..a.shape.len().saturating_sub(2)];
         let bb = &b.shape[..b.shape.len().saturating_sub(2)];
         let mut result = Ok(());
+        let slot = &mut self.dynamic;
         for_each_row(&d.batch, [ba, bb], |oo, [ao, bo], cnt, [as_, bs]| {
             for j in 0..cnt {
                 if result.is_err() {
@@ -153,7 +179,8 @@ impl Op for MatMul {
                     let am = MatRef::row_major(&x[ia * sa..(ia + 1) * sa], d.m, d.k)?;
                     let bm = MatRef::row_major(&w[ib * sb..(ib + 1) * sb], d.k, d.n)?;
                     let cm = MatMut::row_major(&mut y[io * so..(io + 1) * so], d.m, d.n)?;
-                    Ok(gemm(1.0, am, bm, 0.0, cm)?)
+                    let packed = pack_into(slot, bm)?;
+                    Ok(gemm_packed(1.0, am, packed, 0.0, cm, &[])?)
                 })();
             }
         })?;
@@ -243,10 +270,12 @@ impl Op for Gemm {
         let av = MatRef::row_major(a.f32()?, a.shape[0], a.shape[1])?;
         let av = if self.trans_a { av.t() } else { av };
         let c = MatMut::row_major(y, m, n)?;
-        match &self.packed {
-            Some(p) => gemm_packed(self.alpha, av, p, beta, c, &[])?,
-            None => gemm(self.alpha, av, self.b_view(b.f32()?, b.shape)?, beta, c)?,
-        }
+        let bv = self.b_view(b.f32()?, b.shape)?;
+        let packed = match &self.packed {
+            Some(p) => p,
+            None => pack_into(&mut self.dynamic, bv)?,
+        };
+        gemm_packed(self.alpha, av, packed, beta, c, &[])?;
         Ok(())
     }
 

@@ -22,6 +22,9 @@ pub(crate) struct Reduce {
     pub axes: Option<Vec<i64>>,
     pub keepdims: bool,
     pub noop_with_empty_axes: bool,
+    /// `(input shape with reduced dims set to 1, elements per output)` for the specialised
+    /// input, computed in `prepare` so that `run` allocates nothing.
+    pub cached: Option<(Vec<usize>, usize)>,
 }
 
 pub(crate) fn create(op: &str, a: &mut Attrs<'_>, opset: i64) -> Result<Box<dyn Op>> {
@@ -41,6 +44,7 @@ pub(crate) fn create(op: &str, a: &mut Attrs<'_>, opset: i64) -> Result<Box<dyn 
         axes,
         keepdims: a.int("keepdims", 1)? != 0,
         noop_with_empty_axes: a.int("noop_with_empty_axes", 0)? != 0,
+        cached: None,
     }))
 }
 
@@ -111,19 +115,29 @@ impl Op for Reduce {
         ))
     }
 
-    fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
-        let x = input(inputs, 0)?;
-        let flags = self.reduced(x.shape.len(), optional(inputs, 1))?;
-        let (keep, _) = self.out_shape(x.shape, &flags);
-        let xs = x.f32()?;
-        let y = out.f32()?;
-        let count: usize = x
+    fn prepare(&mut self, inputs: &[Option<Fact<'_>>]) -> Result<()> {
+        let x = input(inputs, 0)?.spec;
+        let flags = self.reduced(x.shape.len(), optional(inputs, 1).and_then(|f| f.value))?;
+        let (keep, _) = self.out_shape(&x.shape, &flags);
+        let count = x
             .shape
             .iter()
             .zip(&flags)
             .filter(|(_, &r)| r)
             .map(|(&d, _)| d)
             .product();
+        self.cached = Some((keep, count));
+        Ok(())
+    }
+
+    fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
+        let x = input(inputs, 0)?;
+        let (keep, count) = match &self.cached {
+            Some((keep, count)) => (keep, *count),
+            None => return Err(GraphError::invalid("Reduce ran before prepare")),
+        };
+        let xs = x.f32()?;
+        let y = out.f32()?;
         let init = match self.kind {
             ReduceKind::Max => f32::NEG_INFINITY,
             _ => 0.0,
@@ -131,7 +145,7 @@ impl Op for Reduce {
         y.fill(init);
         let max = self.kind == ReduceKind::Max;
         // Walk the input; the kept-dims output broadcasts to it (stride 0 on reduced axes).
-        for_each_row(x.shape, [&keep], |xo, [yo], n, [ys]| {
+        for_each_row(x.shape, [keep], |xo, [yo], n, [ys]| {
             for j in 0..n {
                 let (v, o) = (xs[xo + j], &mut y[yo + j * ys]);
                 if max {

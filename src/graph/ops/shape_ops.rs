@@ -59,6 +59,15 @@ pub(crate) type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
 #[derive(Clone, Debug)]
 pub(crate) struct Movement {
     pub op: ShapeOp,
+    /// `Transpose` / `Slice` as a strided copy `(base, strides)`, computed in `prepare` for the
+    /// specialised input shape so that `run` allocates nothing.
+    pub strided: Option<(i64, Vec<i64>)>,
+}
+
+impl Movement {
+    pub fn new(op: ShapeOp) -> Self {
+        Self { op, strided: None }
+    }
 }
 
 pub(crate) fn create(op: &str, a: &mut Attrs<'_>, opset: i64) -> Result<Box<dyn Op>> {
@@ -121,7 +130,7 @@ pub(crate) fn create(op: &str, a: &mut Attrs<'_>, opset: i64) -> Result<Box<dyn 
     if let ShapeOp::Concat { axis: i64::MIN } = op {
         return Err(GraphError::invalid("Concat needs an axis"));
     }
-    Ok(Box::new(Movement { op }))
+    Ok(Box::new(Movement::new(op)))
 }
 
 impl Attrs<'_> {
@@ -320,6 +329,31 @@ impl Movement {
     }
 }
 
+impl Movement {
+    /// The strided copy that implements `Transpose` or `Slice` for these inputs.
+    fn strided_plan(&self, inputs: &[Option<Fact<'_>>]) -> Result<Option<(i64, Vec<i64>)>> {
+        let x = input(inputs, 0)?.spec;
+        let st = strides(&x.shape);
+        Ok(match &self.op {
+            ShapeOp::Transpose { perm } => {
+                let p = permutation(perm, x.shape.len())?;
+                Some((0, p.iter().map(|&i| st[i] as i64).collect()))
+            }
+            ShapeOp::Slice { .. } => {
+                let ranges = self.slice_params(inputs)?;
+                let mut base = 0i64;
+                let mut ss = Vec::with_capacity(ranges.len());
+                for (d, &(start, step, _)) in ranges.iter().enumerate() {
+                    base += start * st[d] as i64;
+                    ss.push(step * st[d] as i64);
+                }
+                Some((base, ss))
+            }
+            _ => None,
+        })
+    }
+}
+
 fn facts_of<'a>(
     inputs: &'a [Option<TensorRef<'a>>],
     specs: &'a [TensorSpec],
@@ -492,12 +526,21 @@ impl Op for Movement {
         Some(Tensor::from_i64(&[dims.len()], dims))
     }
 
+    fn prepare(&mut self, inputs: &[Option<Fact<'_>>]) -> Result<()> {
+        self.strided = self.strided_plan(inputs)?;
+        Ok(())
+    }
+
     fn run(&mut self, inputs: &[Option<TensorRef<'_>>], out: TensorMut<'_>) -> Result<()> {
         let x = input(inputs, 0)?;
         let TensorMut {
             shape: os,
             data: mut od,
         } = out;
+        if let Some((base, ss)) = &self.strided {
+            let base = *base;
+            return same_type!(x.data, od, |a, b| strided_copy(a, base, ss, os, b));
+        }
         match &self.op {
             ShapeOp::Reshape { .. }
             | ShapeOp::Flatten { .. }

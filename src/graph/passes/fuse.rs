@@ -488,11 +488,9 @@ fn attention(g: &mut TypedGraph) {
         let kt_shape = &g.values[kt].spec.shape;
         let k_shape = vec![kt_shape[0], kt_shape[1], kt_shape[3], kt_shape[2]];
         g.values[kt].spec.shape = k_shape;
-        g.nodes[t].op = Box::new(Movement {
-            op: ShapeOp::Transpose {
-                perm: Some(vec![0, 2, 1, 3]),
-            },
-        });
+        g.nodes[t].op = Box::new(Movement::new(ShapeOp::Transpose {
+            perm: Some(vec![0, 2, 1, 3]),
+        }));
         let mut inputs = vec![Some(q), Some(kt), Some(v)];
         if let Some(m) = mask {
             inputs.push(Some(m));

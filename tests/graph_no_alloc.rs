@@ -1,0 +1,135 @@
+//! After the first run, `Session::run_into` allocates nothing: every tensor lives in the
+//! planned arena and every operator keeps its scratch memory. Checked with a counting global
+//! allocator (native only: the wasm test harness allocates on its own).
+#![cfg(not(target_arch = "wasm32"))]
+mod graph_common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use wasmnn::graph::{Attr, DType, GraphBuilder, Model, Session, Tensor, TensorSpec, TensorType};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+// SAFETY: forwards to the system allocator; only counts calls made while this thread counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by the second and third `run_into` calls.
+fn allocations_after_first_run(session: &mut Session, inputs: &[Tensor]) -> usize {
+    let specs = session.output_specs();
+    let mut outputs: Vec<Tensor> = specs
+        .iter()
+        .map(|s| Tensor::zeros(s.dtype, &s.shape).unwrap())
+        .collect();
+    let views: Vec<_> = inputs.iter().map(Tensor::view).collect();
+    let mut outs: Vec<_> = outputs.iter_mut().map(Tensor::view_mut).collect();
+    session.run_into(&views, &mut outs).unwrap();
+    ALLOCATIONS.store(0, Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    for _ in 0..2 {
+        session.run_into(&views, &mut outs).unwrap();
+    }
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+#[test]
+fn operators_with_scratch_do_not_allocate_per_run() {
+    // Transpose, Slice, ReduceSum, a MatMul of two computed operands, Gemm, Softmax, Conv.
+    let mut b = GraphBuilder::new(17);
+    let x = b.input("x", TensorType::fixed(DType::F32, &[2, 4, 6]));
+    let t = b.node("Transpose", &[x], &[("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let mm = b.node("MatMul", &[x, t], &[]);
+    let starts = b.constant("s", Tensor::from_i64(&[1], vec![1]).unwrap());
+    let ends = b.constant("e", Tensor::from_i64(&[1], vec![3]).unwrap());
+    let axes = b.constant("a", Tensor::from_i64(&[1], vec![2]).unwrap());
+    let sl = b.node("Slice", &[mm, starts, ends, axes], &[]);
+    let red = b.node("ReduceSum", &[sl, axes], &[]);
+    let sm = b.node("Softmax", &[red], &[]);
+    let sh = b.constant("sh", Tensor::from_i64(&[4], vec![1, 2, 2, 2]).unwrap());
+    let img = b.node("Reshape", &[sm, sh], &[]);
+    let w = b.constant("w", Tensor::from_f32(&[3, 2, 1, 1], vec![0.5; 6]).unwrap());
+    let cv = b.node("Conv", &[img, w], &[]);
+    let sh2 = b.constant("sh2", Tensor::from_i64(&[2], vec![3, 4]).unwrap());
+    let flat = b.node("Reshape", &[cv, sh2], &[]);
+    let gm = b.node("Gemm", &[flat, flat], &[("transB", Attr::Int(1))]);
+    b.output(gm);
+    let model = Model::from_graph(b.build().unwrap()).unwrap();
+    let mut s = model
+        .session(&[TensorSpec::new(DType::F32, &[2, 4, 6])])
+        .unwrap();
+    let x = Tensor::from_f32(&[2, 4, 6], (0..48).map(|i| i as f32 * 0.01).collect()).unwrap();
+    assert_eq!(allocations_after_first_run(&mut s, &[x]), 0);
+}
+
+#[test]
+fn real_models_do_not_allocate_per_run() {
+    let Some(dir) = graph_common::models_dir("real_models_do_not_allocate_per_run") else {
+        return;
+    };
+    let bytes = std::fs::read(dir.join("mobilenetv3-textdir/model.onnx")).unwrap();
+    let model = Model::from_onnx(&bytes).unwrap();
+    let shape = [1, 3, 48, 192];
+    // The depthwise kernel (wasmnn_kernels::conv) still allocates one small vector per call;
+    // everything else must allocate nothing.
+    let depthwise = model
+        .graph()
+        .nodes
+        .iter()
+        .filter(|n| {
+            n.op_type == "Conv" && matches!(n.attrs.get("group"), Some(Attr::Int(g)) if *g > 1)
+        })
+        .count();
+    let mut s = model
+        .session(&[TensorSpec::new(DType::F32, &shape)])
+        .unwrap();
+    let x = Tensor::from_f32(&shape, vec![0.25; 3 * 48 * 192]).unwrap();
+    assert_eq!(
+        allocations_after_first_run(&mut s, &[x]),
+        2 * depthwise,
+        "MobileNetV3"
+    );
+
+    let bytes = std::fs::read(dir.join("minilm-l6-v2/model.onnx")).unwrap();
+    let model = Model::from_onnx(&bytes).unwrap();
+    let ids = Tensor::from_i64(
+        &[2, 5],
+        vec![101, 2023, 2003, 1037, 102, 101, 7592, 102, 0, 0],
+    )
+    .unwrap();
+    let mask = Tensor::from_i64(&[2, 5], vec![1, 1, 1, 1, 1, 1, 1, 1, 0, 0]).unwrap();
+    let types = Tensor::zeros(DType::I64, &[2, 5]).unwrap();
+    let specs = vec![TensorSpec::new(DType::I64, &[2, 5]); 3];
+    let mut s = model.session(&specs).unwrap();
+    assert_eq!(
+        allocations_after_first_run(&mut s, &[ids, mask, types]),
+        0,
+        "MiniLM"
+    );
+}
