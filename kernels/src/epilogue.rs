@@ -69,17 +69,17 @@ impl Activation {
     pub fn apply(&self, x: F32x4) -> F32x4 {
         match *self {
             Activation::Identity => x,
-            Activation::Relu => x.max_or_self(F32x4::zero()),
-            Activation::Clamp { min, max } => x
-                .max_or_self(F32x4::splat(min))
-                .min_or_self(F32x4::splat(max)),
+            Activation::Relu => relu(x),
+            Activation::Clamp { min, max } => clamp(x, F32x4::splat(min), F32x4::splat(max)),
             Activation::GeluErf => math::gelu_erf(x),
             Activation::GeluTanh => math::gelu_tanh(x),
             Activation::Silu => math::silu(x),
             Activation::Sigmoid => math::sigmoid(x),
             Activation::Tanh => math::tanh(x),
-            Activation::HardSigmoid { alpha, beta } => hard_sigmoid(x, alpha, beta),
-            Activation::HardSwish => x.mul(hard_sigmoid(x, 1.0 / 6.0, 0.5)),
+            Activation::HardSigmoid { alpha, beta } => {
+                hard_sigmoid(x, F32x4::splat(alpha), F32x4::splat(beta))
+            }
+            Activation::HardSwish => hard_swish(x),
         }
     }
 
@@ -89,11 +89,44 @@ impl Activation {
     }
 }
 
+/// NaN lanes of `x` made NaN in `y`, in the relaxed-SIMD build only: there LLVM turns
+/// `pmax`/`pmin` into `f32x4.relaxed_max`/`relaxed_min`, which may return the other operand
+/// for a NaN (x86 `maxps`). In the other builds `pmax`/`pmin` already keep a NaN `self`.
 #[inline(always)]
-fn hard_sigmoid(x: F32x4, alpha: f32, beta: f32) -> F32x4 {
-    x.mul_add(F32x4::splat(alpha), F32x4::splat(beta))
+fn keep_nan_of(x: F32x4, y: F32x4) -> F32x4 {
+    if cfg!(target_feature = "relaxed-simd") {
+        x.keep_nan(y)
+    } else {
+        y
+    }
+}
+
+/// `max(x, 0)`, NaN kept.
+#[inline(always)]
+pub(crate) fn relu(x: F32x4) -> F32x4 {
+    keep_nan_of(x, x.max_or_self(F32x4::zero()))
+}
+
+/// `min(max(x, lo), hi)`, NaN kept.
+#[inline(always)]
+pub(crate) fn clamp(x: F32x4, lo: F32x4, hi: F32x4) -> F32x4 {
+    keep_nan_of(x, x.max_or_self(lo).min_or_self(hi))
+}
+
+/// `clamp(alpha x + beta, 0, 1)`, NaN kept.
+#[inline(always)]
+pub(crate) fn hard_sigmoid(x: F32x4, alpha: F32x4, beta: F32x4) -> F32x4 {
+    let y = x
+        .mul_add(alpha, beta)
         .max_or_self(F32x4::zero())
-        .min_or_self(F32x4::splat(1.0))
+        .min_or_self(F32x4::splat(1.0));
+    keep_nan_of(x, y)
+}
+
+/// `x clamp(x/6 + 1/2, 0, 1)`, NaN kept.
+#[inline(always)]
+pub(crate) fn hard_swish(x: F32x4) -> F32x4 {
+    x.mul(hard_sigmoid(x, F32x4::splat(1.0 / 6.0), F32x4::splat(0.5)))
 }
 
 /// One step of a GEMM epilogue, applied to every element `(i, j)` of the output.

@@ -29,21 +29,31 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod elementwise;
 pub mod epilogue;
 pub mod error;
 pub mod gemm;
 pub mod math;
 pub mod matrix;
+pub mod rows;
 pub mod simd;
+mod stream;
 
+pub use activation::{activate, activate_inplace};
+pub use elementwise::{binary, binary_inplace, unary, unary_inplace, BinaryOp, Shape, UnaryOp};
 pub use epilogue::{Activation, EpilogueOp};
 pub use error::{Error, Result};
 pub use gemm::{
     gemm, gemm_packed, gemm_packed_par, gemm_packed_with, Blocking, PackedB, ParallelFor,
 };
 pub use matrix::{MatMut, MatRef};
+pub use rows::{
+    layer_norm, layer_norm_inplace, log_softmax, log_softmax_inplace, rms_norm, rms_norm_inplace,
+    softmax, softmax_inplace,
+};
 
 /// The SIMD flavour this build was compiled with: `"relaxed-simd"`, `"simd128"` or `"portable"`.
 ///

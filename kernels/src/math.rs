@@ -10,6 +10,8 @@
 //! | [`tanh`] | relative 2e-6 (absolute 1e-7 near 0) |
 //! | [`gelu_erf`] | absolute 1.5e-6 + relative 2e-6 |
 //! | [`gelu_tanh`], [`silu`] | absolute 1e-6 + relative 2e-6 |
+//! | [`exp_nonpositive`] | relative 3e-7 + 8e-8 * \|x\| for x in `[-87.33, 0]`; 0 below -87.7 (asserted in `tests/unary.rs`) |
+//! | [`ln`] | relative 1.5e-7 over all positive floats, subnormals included (asserted in `tests/unary.rs`) |
 //!
 //! NaN inputs give NaN outputs everywhere.
 use crate::simd::F32x4;
@@ -137,4 +139,122 @@ pub fn gelu_tanh(x: F32x4) -> F32x4 {
 #[inline(always)]
 pub fn silu(x: F32x4) -> F32x4 {
     flush_far_negative(x, x.mul(sigmoid(x)))
+}
+
+/// Below this, [`exp_nonpositive`] rounds `n` to -127, whose scale `2^n` is built as +0.
+const EXP_FLUSH: f32 = -88.0;
+/// `1.5 * 2^23 + 127`: adding it to an integer `n` (`|n| < 2^22`) gives a float whose low
+/// mantissa bits hold `n + 127`, the biased exponent of `2^n`.
+const EXP_MAGIC: f32 = 12_583_039.0;
+
+/// `e^x` for `x <= 0`, the exponential of softmax (after the row maximum is subtracted):
+/// cheaper than [`exp`] because it has no overflow to handle, and arranged for a short
+/// dependency chain, since a softmax pass is bound by how many exponentials the core can keep
+/// in flight, not by its arithmetic throughput.
+///
+/// `n = round(x / ln 2)`; `2^n` comes from `n` plus a magic constant (whose low bits are then
+/// the biased exponent of `2^n`), off the critical path. `r = x - n ln 2` uses a
+/// single-constant reduction (its error grows with `|x|`, hence the `|x|` term of the bound),
+/// and `e^r = 1 + r + r^2 q(r)` with a cubic `q` fitted by Lawson's minimax iteration
+/// (relative error 1.05e-7 on `[-ln2/2, ln2/2]` with its f32 coefficients), evaluated in
+/// Estrin's form. Eight constants in all: few enough for a softmax loop to keep them in V8's
+/// 15 SIMD registers.
+///
+/// Bounds (against f64, asserted in `tests/unary.rs`): relative error `<= 3e-7 + 8e-8 * |x|`
+/// where the result is a normal float (`x >= -87.33`); exactly 0 for `x <= -87.7`, -inf
+/// included; subnormal or 0 in between; `exp(0) = 1` exactly; NaN stays NaN. Meant for
+/// `x <= 0`; up to 88.3 the result is still accurate, beyond that it is unspecified (but
+/// never UB).
+///
+/// ```
+/// use wasmnn_kernels::{math, simd::F32x4};
+/// let y = math::exp_nonpositive(F32x4::from_array([0.0, -1.0, -100.0, f32::NEG_INFINITY]));
+/// assert_eq!(y.lane(0), 1.0);
+/// assert!((y.lane(1) - 0.367_879_44).abs() < 1e-7);
+/// assert_eq!((y.lane(2), y.lane(3)), (0.0, 0.0));
+/// ```
+#[inline(always)]
+pub fn exp_nonpositive(x: F32x4) -> F32x4 {
+    let y = exp_nonpositive_unchecked(x);
+    // The relaxed build turns the clamp's pmax into relaxed_max, which may drop a NaN.
+    if cfg!(target_feature = "relaxed-simd") {
+        x.keep_nan(y)
+    } else {
+        y
+    }
+}
+
+/// [`exp_nonpositive`] for callers that handle NaN inputs themselves (softmax checks each row
+/// for NaN first): in the relaxed-SIMD build a NaN input may give any value here.
+#[inline(always)]
+pub(crate) fn exp_nonpositive_unchecked(x: F32x4) -> F32x4 {
+    // Far below: clamp so that n = -127 and the scale is exactly +0.
+    let x = x.max_or_self(F32x4::splat(EXP_FLUSH));
+    let p = x.mul(F32x4::splat(core::f32::consts::LOG2_E));
+    let n = p.round_even();
+    // n + MAGIC is exact (n is an integer) and holds n + 127 in its low bits.
+    let scale = n.add(F32x4::splat(EXP_MAGIC)).shl_i32(23);
+    let r = n.mul_add(F32x4::splat(-core::f32::consts::LN_2), x);
+    // q(r) = (c2 + c3 r) + r^2 (c4 + c5 r); e^r - 1 = r + r^2 q(r).
+    let r2 = r.mul(r);
+    let lo = r.mul_add(F32x4::splat(1.666_711_4e-1), F32x4::splat(4.999_923e-1));
+    let hi = r.mul_add(F32x4::splat(8.312_537e-3), F32x4::splat(4.189_015_6e-2));
+    let em1 = r2.mul_add(r2.mul_add(hi, lo), r);
+    em1.mul_add(scale, scale)
+}
+
+/// `ln 2` split so that `k * LN2_HI` is exact for every exponent `k` (|k| < 256).
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+/// Bits of `sqrt(1/2)`: mantissas are split into `[sqrt(1/2), sqrt(2))`.
+const SQRT_HALF_BITS: u32 = 0x3f35_04f3;
+
+/// The natural logarithm, lane-wise.
+///
+/// `x = 2^k m` with `m` in `[sqrt(1/2), sqrt 2)`, `f = m - 1`, `s = f / (2 + f)`, and
+/// `ln m = 2 atanh(s)`, summed as `f - (f^2/2 - s (f^2/2 + R(s^2)))` so the rounding errors
+/// stay in the small correction terms. Relative error `<= 1.5e-7` for every positive float,
+/// subnormals included (asserted in `tests/unary.rs`). `ln(+-0) = -inf`, `ln(+inf) = +inf`,
+/// negative inputs and NaN give NaN.
+///
+/// ```
+/// use wasmnn_kernels::{math, simd::F32x4};
+/// let y = math::ln(F32x4::from_array([1.0, core::f32::consts::E, 0.0, -1.0]));
+/// assert_eq!(y.lane(0), 0.0);
+/// assert!((y.lane(1) - 1.0).abs() <= 1.2e-7);
+/// assert_eq!(y.lane(2), f32::NEG_INFINITY);
+/// assert!(y.lane(3).is_nan());
+/// ```
+#[inline(always)]
+pub fn ln(x: F32x4) -> F32x4 {
+    // Subnormals: scale by 2^23 first so the exponent field below is meaningful.
+    let min_normal = F32x4::splat(f32::MIN_POSITIVE);
+    let xs = x.select_lt(min_normal, x.mul(F32x4::splat(8_388_608.0)), x);
+    let k_bias = x.select_lt(min_normal, F32x4::splat(-23.0), F32x4::zero());
+    // Subtracting the bits of sqrt(1/2) makes the exponent field count from that mantissa on.
+    let ix = xs.sub_i32(F32x4::splat_bits(SQRT_HALF_BITS));
+    let k = ix.shr_i32(23).i32_to_f32().add(k_bias);
+    let m = ix
+        .and_bits(F32x4::splat_bits(0x007f_ffff))
+        .add_i32(F32x4::splat_bits(SQRT_HALF_BITS));
+    let f = m.sub(F32x4::splat(1.0));
+    let s = f.div(f.add(F32x4::splat(2.0)));
+    let z = s.mul(s);
+    // 2 atanh(s) = 2s + s R(z), R(z) = z (2/3 + z (2/5 + z (2/7 + z 2/9))).
+    let mut r = F32x4::splat(2.0 / 9.0);
+    r = r.mul_add(z, F32x4::splat(2.0 / 7.0));
+    r = r.mul_add(z, F32x4::splat(2.0 / 5.0));
+    r = r.mul_add(z, F32x4::splat(2.0 / 3.0));
+    let r = r.mul(z);
+    let hfsq = f.mul(f).mul(F32x4::splat(0.5));
+    let lo = s.mul_add(hfsq.add(r), k.mul(F32x4::splat(LN2_LO)));
+    let y = k.mul_add(F32x4::splat(LN2_HI), f.sub(hfsq.sub(lo)));
+    // Special values: +inf, +-0 (|x| below the smallest subnormal), negatives, NaN.
+    let inf = F32x4::splat(f32::INFINITY);
+    let y = x.select_lt(inf, y, inf);
+    let y = x
+        .abs()
+        .select_lt(F32x4::splat_bits(1), F32x4::splat(f32::NEG_INFINITY), y);
+    let y = x.select_lt(F32x4::zero(), F32x4::splat(f32::NAN), y);
+    x.keep_nan(y)
 }
