@@ -245,3 +245,101 @@ fn minilm_matches_reference() {
     println!("MiniLM: max abs diff of last_hidden_state[0, :6] {err:e}");
     assert!(err < 1e-4);
 }
+
+/// Structure-aware mutations of the real models (attribute values, shape and axis constants):
+/// loading, compiling and running must return errors, never panic (test profile: overflow
+/// checks on). A cheap, deterministic companion of the cargo-fuzz target.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn mutated_real_models_never_panic() {
+    use std::sync::Arc;
+    use wasmnn::graph::{onnx, Attr, DType, Options, TensorSpec};
+    let Some(dir) = graph_common::models_dir("mutated_real_models_never_panic") else {
+        return;
+    };
+    let cases = [
+        (
+            "mobilenetv3-textdir",
+            vec![(DType::F32, vec![1usize, 3, 48, 192])],
+            150,
+        ),
+        ("minilm-l6-v2", vec![(DType::I64, vec![1usize, 5]); 3], 40),
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    // Values that hit edge cases: negative, zero, one, small and out-of-range numbers.
+    let pick = |n: u64| -> i64 {
+        match n % 6 {
+            0 => -1,
+            1 => 0,
+            2 => 1,
+            3 => 2,
+            4 => -3,
+            _ => (n % 9) as i64 + 3,
+        }
+    };
+    for (name, shapes, iterations) in cases {
+        let bytes = std::fs::read(dir.join(name).join("model.onnx")).unwrap();
+        let base = onnx::import(&bytes).unwrap();
+        let specs: Vec<TensorSpec> = shapes.iter().map(|(d, s)| TensorSpec::new(*d, s)).collect();
+        let inputs: Vec<Tensor> = shapes
+            .iter()
+            .map(|(d, s)| match d {
+                DType::F32 => Tensor::from_f32(s, vec![0.5; s.iter().product()]).unwrap(),
+                _ => Tensor::from_i64(s, vec![1; s.iter().product()]).unwrap(),
+            })
+            .collect();
+        let views: Vec<_> = inputs.iter().map(Tensor::view).collect();
+        for _ in 0..iterations {
+            let mut g = base.clone();
+            if next() % 2 == 0 {
+                let k = (next() as usize) % g.nodes.len();
+                let keys: Vec<String> = g.nodes[k].attrs.keys().cloned().collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                let r = next();
+                let key = &keys[(r as usize) % keys.len()];
+                match g.nodes[k].attrs.get_mut(key) {
+                    Some(Attr::Int(v)) => *v = pick(r),
+                    Some(Attr::Float(f)) => *f = [-1.0, 0.0, f32::NAN, 1e30][(r % 4) as usize],
+                    Some(Attr::Ints(v)) if !v.is_empty() => {
+                        let i = (r as usize / 7) % v.len();
+                        v[i] = pick(r);
+                    }
+                    _ => {}
+                }
+            } else {
+                let ints: Vec<usize> = (0..g.values.len())
+                    .filter(|&i| {
+                        g.values[i]
+                            .constant
+                            .as_ref()
+                            .is_some_and(|c| c.dtype() == DType::I64 && !c.is_empty())
+                    })
+                    .collect();
+                let v = ints[(next() as usize) % ints.len()];
+                let c = g.values[v].constant.as_ref().unwrap();
+                let mut data = c.as_i64().unwrap().to_vec();
+                let i = (next() as usize) % data.len();
+                data[i] = pick(next());
+                g.values[v].constant = Some(Arc::new(Tensor::from_i64(c.shape(), data).unwrap()));
+            }
+            let limits = Options {
+                max_tensor_bytes: 1 << 24,
+                max_arena_bytes: 1 << 26,
+                fuse: next() % 2 == 0,
+            };
+            if let Ok(m) = Model::from_graph(g) {
+                if let Ok(mut s) = m.with_options(limits).session(&specs) {
+                    let _ = s.run(&views);
+                }
+            }
+        }
+    }
+}
