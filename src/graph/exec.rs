@@ -1,4 +1,4 @@
-//! The executor: runs a planned [`Program`] single-threaded over one arena.
+//! The executor: runs a planned program single-threaded over one arena.
 //!
 //! The arena is allocated once, at the size the plan computed; each run copies the inputs in,
 //! runs the steps in order (each reading its inputs and writing its output at fixed offsets),
@@ -15,7 +15,26 @@ const INLINE_INPUTS: usize = 8;
 
 /// A model specialised to fixed input shapes, with its memory plan: run it many times.
 ///
-/// Made by [`super::Model::session`].
+/// Made by [`super::Model::session`]. [`Session::run_into`] writes into caller-owned outputs and
+/// allocates nothing after the first call.
+///
+/// ```
+/// use wasmnn::graph::{DType, GraphBuilder, Model, Tensor, TensorSpec, TensorType};
+/// let mut b = GraphBuilder::new(17);
+/// let x = b.input("x", TensorType::new(DType::F32, vec!["n".into()]));
+/// let y = b.node("Relu", &[x], &[]);
+/// b.output(y);
+/// let model = Model::from_graph(b.build()?)?;
+/// let mut session = model.session(&[TensorSpec::new(DType::F32, &[3])])?;
+/// let mut out = Tensor::zeros(DType::F32, &[3])?;
+/// for _ in 0..2 {
+///     let x = Tensor::from_f32(&[3], vec![-1.0, 0.5, 2.0])?;
+///     session.run_into(&[x.view()], &mut [out.view_mut()])?;
+/// }
+/// assert_eq!(out.as_f32().unwrap(), &[0.0, 0.5, 2.0]);
+/// assert!(session.peak_bytes() >= 2 * 12); // input and output live at once
+/// # Ok::<(), wasmnn::graph::GraphError>(())
+/// ```
 #[derive(Debug)]
 pub struct Session {
     program: Program,

@@ -2,9 +2,9 @@
 //! operator type, attributes, input and output values) and the graph that owns both.
 //!
 //! The IR is deliberately close to ONNX: operator types are strings and attributes are kept as
-//! given. Operators are instantiated (and their attributes checked) by [`super::ops`]; the
+//! given. Operators are instantiated (and their attributes checked) by the operator modules; the
 //! executor never sees this IR directly but a copy specialised to concrete input shapes
-//! ([`super::typed::TypedGraph`]).
+//! (the typed graph).
 use super::error::{GraphError, Result};
 use super::tensor::{DType, Tensor};
 use std::collections::BTreeMap;

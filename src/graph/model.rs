@@ -11,6 +11,12 @@ use super::tensor::{Tensor, TensorRef};
 use super::typed::TensorSpec;
 
 /// Limits and switches for compiling a model.
+///
+/// ```
+/// use wasmnn::graph::Options;
+/// let small = Options { max_tensor_bytes: 1 << 20, fuse: false, ..Options::default() };
+/// assert_eq!(small.max_arena_bytes, Options::default().max_arena_bytes);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Largest single tensor, in bytes (default 1 GiB).

@@ -316,7 +316,17 @@ impl<'a> DataRef<'a> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Views raw bytes (suitably aligned) as elements of `dtype`.
+    /// Views raw bytes (suitably aligned) as elements of `dtype`; misaligned or ragged bytes
+    /// are an error.
+    ///
+    /// ```
+    /// use wasmnn::graph::{DType, DataRef};
+    /// let words = [1.5f32, -2.0];
+    /// let bytes = DataRef::F32(&words).as_bytes();
+    /// assert_eq!(DataRef::from_bytes(DType::F32, bytes)?, DataRef::F32(&words));
+    /// assert!(DataRef::from_bytes(DType::F32, &bytes[..7]).is_err());
+    /// # Ok::<(), wasmnn::graph::GraphError>(())
+    /// ```
     pub fn from_bytes(dtype: DType, bytes: &'a [u8]) -> Result<Self> {
         Ok(match dtype {
             DType::F32 => DataRef::F32(bytemuck::try_cast_slice(bytes).map_err(cast_err)?),

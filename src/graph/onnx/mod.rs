@@ -21,7 +21,23 @@ use proto::{attribute_type as at, AttributeProto, TensorProto, ValueInfoProto};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// Where the bytes of tensors stored outside the model file come from.
+/// Where the bytes of tensors stored outside the model file come from: files next to the
+/// model ([`Directory`]), or anything else, e.g. bytes fetched by JavaScript in a browser.
+///
+/// ```
+/// use wasmnn::graph::onnx::ExternalData;
+/// use wasmnn::graph::{GraphError, Result};
+/// /// One in-memory "file".
+/// struct InMemory(Vec<u8>);
+/// impl ExternalData for InMemory {
+///     fn read(&self, _location: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
+///         let (start, end) = (offset as usize, (offset + length) as usize);
+///         self.0.get(start..end).map(<[u8]>::to_vec)
+///             .ok_or_else(|| GraphError::malformed("external data out of range"))
+///     }
+/// }
+/// assert_eq!(InMemory(vec![1, 2, 3]).read("w.bin", 1, 2).unwrap(), [2, 3]);
+/// ```
 pub trait ExternalData {
     /// Reads exactly `length` bytes at `offset` of the file `location` (a path relative to the
     /// model, already checked to stay inside its directory).

@@ -11,7 +11,7 @@
 //! 6. add `[CLS]` and `[SEP]`, truncate to the maximum length, pad batches with `[PAD]`.
 //!
 //! The Unicode properties (punctuation, control characters, non-spacing marks, canonical
-//! decompositions) come from tables generated from Python's `unicodedata` ([`unicode`]), the
+//! decompositions) come from tables generated from Python's `unicodedata` (module `unicode`), the
 //! same data the reference uses; Hangul syllables decompose algorithmically.
 mod unicode;
 
@@ -124,6 +124,15 @@ impl WordPiece {
     }
 
     /// Encodes several texts and pads them to the longest.
+    ///
+    /// ```
+    /// use wasmnn::graph::tokenizer::WordPiece;
+    /// let tok = WordPiece::from_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhi\nthere\n", 512)?;
+    /// let b = tok.encode_batch(&["hi there", "hi"])?;
+    /// assert_eq!(b.input_ids.as_i64().unwrap(), &[2, 4, 5, 3, 2, 4, 3, 0]);
+    /// assert_eq!(b.attention_mask.as_i64().unwrap(), &[1, 1, 1, 1, 1, 1, 1, 0]);
+    /// # Ok::<(), wasmnn::graph::GraphError>(())
+    /// ```
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Batch> {
         let encoded: Vec<Vec<i64>> = texts.iter().map(|t| self.encode(t)).collect();
         let longest = encoded.iter().map(Vec::len).max().unwrap_or(0);
