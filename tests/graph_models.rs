@@ -232,6 +232,25 @@ fn minilm_matches_reference() {
         }
     }
 
+    // Sentence 0 alone ([1, 6], no padding): a second session for another shape, sharing the
+    // packed weights with the first; same embedding.
+    let single = tok.encode_batch(&sentences[..1]).unwrap();
+    assert_eq!(single.input_ids.shape(), &[1, 6]);
+    let out1 = model
+        .run(&[
+            single.input_ids.view(),
+            single.attention_mask.view(),
+            single.token_type_ids.view(),
+        ])
+        .unwrap();
+    let names = model.output_names();
+    let e1 = &out1[names
+        .iter()
+        .position(|&n| n == "sentence_embedding")
+        .unwrap()];
+    let err = max_abs_diff(e1.as_f32().unwrap(), &want[..384]);
+    assert!(err < 1e-4, "unpadded sentence 0: {err:e}");
+
     // last_hidden_state of sentence 0 (6 real tokens) against the unpadded reference.
     let hidden = &out
         .iter()

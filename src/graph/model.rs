@@ -57,6 +57,8 @@ pub struct Model {
     options: Options,
     /// The session for the most recent input types, reused while they stay the same.
     cached: Option<Session>,
+    /// Packed weights shared by all sessions.
+    weights: passes::prepare::WeightCache,
 }
 
 impl Model {
@@ -74,6 +76,7 @@ impl Model {
             ops,
             options: Options::default(),
             cached: None,
+            weights: Default::default(),
         })
     }
 
@@ -119,7 +122,7 @@ impl Model {
         let mut typed = shape::specialize(&self.graph, &self.ops, inputs, o.max_tensor_bytes)?;
         passes::dce::run(&mut typed);
         if o.fuse {
-            passes::fuse::run(&mut typed)?;
+            passes::fuse::run(&mut typed, &self.weights)?;
             passes::dce::run(&mut typed);
         }
         passes::prepare::run(&mut typed)?;

@@ -11,11 +11,13 @@ use crate::kernels::attention::{
     attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
 };
 use crate::{gemm_packed, Activation, EpilogueOp, MatMut, MatRef, PackedB};
+use std::sync::Arc;
 
 /// `y = act(x W + b) [+ residual]` over the last dimension of `x`; inputs `[x, residual?]`.
 #[derive(Clone, Debug)]
 pub(crate) struct Linear {
-    pub weights: PackedB,
+    /// Shared with other sessions of the same model (packed once per weight).
+    pub weights: Arc<PackedB>,
     pub bias: Option<Vec<f32>>,
     pub activation: Activation,
 }

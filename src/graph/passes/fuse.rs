@@ -16,6 +16,7 @@
 //! A rule only fires when the intermediate values have no other reader, so the graph computes
 //! the same outputs (up to float rounding of the folded constants).
 use super::dce;
+use super::prepare::WeightCache;
 use crate::graph::error::Result;
 use crate::graph::ops::conv::Conv;
 use crate::graph::ops::elementwise::{Binary, BinaryKind};
@@ -28,16 +29,16 @@ use crate::graph::ops::unary::{Unary, UnaryKind};
 use crate::graph::ops::Op;
 use crate::graph::tensor::Tensor;
 use crate::graph::typed::{TensorSpec, TypedGraph, TypedValue};
-use crate::{Activation, MatRef, PackedB};
+use crate::Activation;
 use std::sync::Arc;
 
 /// Runs every fusion, in an order where each rule sees the previous rules' results.
-pub(crate) fn run(g: &mut TypedGraph) -> Result<()> {
+pub(crate) fn run(g: &mut TypedGraph, weights: &WeightCache) -> Result<()> {
     activation_subgraphs(g);
     dce::run(g);
     fold_batch_norm(g)?;
     conv_bias(g)?;
-    linear(g)?;
+    linear(g, weights)?;
     absorb_activation(g);
     absorb_residual(g);
     attention(g);
@@ -321,7 +322,7 @@ fn conv_bias(g: &mut TypedGraph) -> Result<()> {
 }
 
 /// `MatMul(x, W)` with constant 2-D `W` becomes `Linear`, taking a following constant bias.
-fn linear(g: &mut TypedGraph) -> Result<()> {
+fn linear(g: &mut TypedGraph, cache: &WeightCache) -> Result<()> {
     let uses = g.use_counts();
     // Reader of each value when it has exactly one.
     let mut reader = vec![None; g.values.len()];
@@ -338,14 +339,16 @@ fn linear(g: &mut TypedGraph) -> Result<()> {
         let [Some(x), Some(w)] = g.nodes[m].inputs[..] else {
             continue;
         };
-        let Some(wt) = g.constant(w) else { continue };
-        let (Some(wd), &[k, n]) = (wt.as_f32(), wt.shape()) else {
+        let Some(wt) = g.values[w].constant.clone() else {
+            continue;
+        };
+        let (Some(_), &[_, n]) = (wt.as_f32(), wt.shape()) else {
             continue;
         };
         if g.values[x].spec.shape.len() < 2 {
             continue;
         }
-        let weights = PackedB::new(MatRef::row_major(wd, k, n)?)?;
+        let weights = cache.packed(&wt)?;
         let y = g.nodes[m].output;
         let mut bias = None;
         if let Some(a) = reader[y].filter(|_| uses[y] == 1) {
