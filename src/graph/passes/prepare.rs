@@ -13,8 +13,11 @@ use std::sync::{Arc, Mutex};
 /// allocation, which the cache keeps alive so the key cannot be reused.
 #[derive(Debug, Default)]
 pub(crate) struct WeightCache {
-    packed: Mutex<HashMap<usize, (Arc<Tensor>, Arc<PackedB>)>>,
+    packed: Mutex<HashMap<usize, CacheEntry>>,
 }
+
+/// The weight (kept alive) and its packed form.
+type CacheEntry = (Arc<Tensor>, Arc<PackedB>);
 
 impl WeightCache {
     /// The packed form of the row-major `k x n` f32 matrix `w`.
