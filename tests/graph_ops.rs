@@ -583,6 +583,22 @@ fn unary_functions() {
         &|x| x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
         1e-7,
     );
+    let y = run(
+        "Pow",
+        &[
+            &x(f32t(&[3], vec![4.0, 2.0, 3.0])),
+            &c(f32t(&[], vec![1.5])),
+        ],
+        &[],
+    );
+    for (got, want) in
+        y.as_f32()
+            .unwrap()
+            .iter()
+            .zip([8.0f64, 2.828_427_124_746_19, 5.196_152_422_706_632])
+    {
+        assert!((*got as f64 - want).abs() <= 1e-6 * want, "{got} vs {want}");
+    }
     let y = run("Sqrt", &[&x(f32t(&[3], vec![4.0, 2.0, 0.0]))], &[]);
     assert_eq!(y.as_f32().unwrap(), &[2.0, 2f32.sqrt(), 0.0]);
     let y = run(
