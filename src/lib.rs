@@ -5,6 +5,7 @@
 //!
 //! This facade re-exports the kernel crates and adds the layer-level entry points:
 //! - [`Linear`]: `y = act(x W + b) [+ residual]`, weights packed once;
+//! - [`layer_norm_matmul_add`]: `y = LayerNorm(x) W + b + residual` in one pass;
 //! - [`gemm`] / [`gemm_packed`]: BLAS-like `C = alpha A B + beta C` with any strides.
 //!
 //! ```
@@ -35,6 +36,8 @@ pub use wasmnn_quant::{
     DynamicQuant, PackedQB, QLinear, QMatMut, QMatRef, QOutput, QuantParams,
 };
 
+pub mod fused;
+pub use fused::{layer_norm_matmul_add, FusedScratch, LayerNormParams};
 pub mod graph;
 mod linear;
 pub mod parallel;

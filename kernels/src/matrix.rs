@@ -119,6 +119,40 @@ impl<'a> MatRef<'a> {
     pub fn get(&self, i: usize, j: usize) -> Option<f32> {
         (i < self.rows && j < self.cols).then(|| self.data[i * self.rs + j * self.cs])
     }
+
+    /// Rows `start..start + len` as a view of the same data (for working on a tall matrix in
+    /// blocks of rows).
+    ///
+    /// ```
+    /// use wasmnn_kernels::MatRef;
+    /// let data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// let a = MatRef::row_major(&data, 3, 2)?;
+    /// assert_eq!(a.row_block(1, 2)?.get(0, 1), Some(4.0));
+    /// assert!(a.row_block(2, 2).is_err());
+    /// # Ok::<(), wasmnn_kernels::Error>(())
+    /// ```
+    pub fn row_block(self, start: usize, len: usize) -> Result<MatRef<'a>> {
+        let offset = row_block_offset(self.rows, self.rs, start, len)?;
+        Ok(Self {
+            data: self.data.get(offset..).unwrap_or(&[]),
+            rows: len,
+            ..self
+        })
+    }
+}
+
+/// Where rows `start..start + len` of a `rows`-row view with row stride `rs` begin, or an error
+/// when they are not all inside the view.
+fn row_block_offset(rows: usize, rs: usize, start: usize, len: usize) -> Result<usize> {
+    if start.checked_add(len).is_none_or(|end| end > rows) {
+        return Err(Error::InvalidArgument {
+            what: "row block",
+            why: "rows start..start + len must lie inside the matrix",
+        });
+    }
+    // start < rows when len > 0, so start * rs stays inside the validated extent; an empty
+    // block keeps offset 0.
+    Ok(if len == 0 { 0 } else { start * rs })
 }
 
 /// A writable `rows x cols` matrix view. Its strides must not make two elements overlap.
@@ -229,6 +263,30 @@ impl<'a> MatMut<'a> {
         } else {
             false
         }
+    }
+    /// Rows `start..start + len` as a writable view of the same data.
+    ///
+    /// ```
+    /// use wasmnn_kernels::MatMut;
+    /// let mut data = [0.0f32; 6];
+    /// let mut c = MatMut::row_major(&mut data, 3, 2)?;
+    /// c.row_block(1, 2)?.set(1, 0, 7.0);
+    /// assert_eq!(data[4], 7.0);
+    /// # Ok::<(), wasmnn_kernels::Error>(())
+    /// ```
+    pub fn row_block(&mut self, start: usize, len: usize) -> Result<MatMut<'_>> {
+        let offset = row_block_offset(self.rows, self.rs, start, len)?;
+        let data = match self.data.get_mut(offset..) {
+            Some(d) => d,
+            None => &mut [],
+        };
+        Ok(MatMut {
+            data,
+            rows: len,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        })
     }
     /// Raw parts for the kernels: base pointer and strides. Validated at construction.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut f32 {
