@@ -193,7 +193,9 @@ pub(crate) struct Epilogue<'a> {
 #[inline(always)]
 fn lanes<T: Copy + Default>(v: &[T], j0: usize, cols: usize) -> [T; 4] {
     let mut a = [T::default(); 4];
-    a[..cols].copy_from_slice(&v[j0..j0 + cols]);
+    if cols > 0 {
+        a[..cols].copy_from_slice(&v[j0..j0 + cols]);
+    }
     a
 }
 
@@ -246,22 +248,50 @@ impl<'a> Epilogue<'a> {
         Self { kind, sa, sb }
     }
 
-    /// Converts and stores row `i`, columns `j0 .. j0 + cols` (`cols <= 4`) from `acc`.
+    /// Converts and stores a block of finished tiles: `acc` holds, for each row `i0 + r`,
+    /// `blocks` vectors of 4 columns starting at column `j0` (`acc[r * blocks + b]` is columns
+    /// `j0 + 4b ..`), clipped to the `n` columns of the output. Rows outer and column blocks
+    /// inner, so a row's columns are written contiguously (a whole 64-byte line for 4 blocks of
+    /// i32 or f32). The kind of output, the column parameters and the layout are resolved once
+    /// per call, outside the row loop.
     ///
     /// # Safety
-    /// The elements are inside the destination, which is exclusively borrowed, and
-    /// `j0 + cols <= n` (the length of the column scales and bias).
-    #[inline(always)]
-    pub(crate) unsafe fn store_row(&self, acc: I32x4, i: usize, j0: usize, cols: usize) {
-        let full = cols == 4;
+    /// Rows `i0 .. i0 + acc.len() / blocks` and columns `j0 .. min(j0 + 4 blocks, n)` are inside
+    /// the destination, which is exclusively borrowed; `n` is its column count (the length of
+    /// the column scales and bias); `1 <= blocks <= MAX_BLOCKS` and `j0 < n`.
+    #[inline(never)]
+    pub(crate) unsafe fn store_rows(
+        &self,
+        acc: &[I32x4],
+        blocks: usize,
+        i0: usize,
+        j0: usize,
+        n: usize,
+    ) {
+        let cols: [usize; MAX_BLOCKS] =
+            core::array::from_fn(|b| n.saturating_sub(j0 + 4 * b).min(4));
+        let contiguous = match self.kind {
+            Kind::I32(c) => c.cs == 1,
+            Kind::F32 { c, .. } => c.cs == 1,
+            Kind::Q { c, .. } => c.cs == 1,
+        };
+        // Blocks whose 4 lanes are all inside the output, when rows are contiguous.
+        let full: [bool; MAX_BLOCKS] = core::array::from_fn(|b| cols[b] == 4 && contiguous);
+        let rows = acc.chunks_exact(blocks);
         match self.kind {
             Kind::I32(c) => {
-                if full && c.cs == 1 {
-                    // SAFETY: 4 contiguous elements of row i (caller).
-                    unsafe { acc.store(c.ptr.add(i * c.rs + j0)) }
-                } else {
-                    // SAFETY: caller.
-                    unsafe { c.store_lanes(i, j0, cols, acc.to_array()) }
+                for (r, row) in rows.enumerate() {
+                    let i = i0 + r;
+                    for (b, v) in row.iter().enumerate() {
+                        let j = j0 + 4 * b;
+                        if full[b] {
+                            // SAFETY: 4 contiguous elements of row i (caller).
+                            unsafe { v.store(c.ptr.add(i * c.rs + j)) }
+                        } else {
+                            // SAFETY: caller.
+                            unsafe { c.store_lanes(i, j, cols[b], v.to_array()) }
+                        }
+                    }
                 }
             }
             Kind::F32 {
@@ -269,19 +299,36 @@ impl<'a> Epilogue<'a> {
                 bias,
                 activation,
             } => {
-                let sb = F32x4::from_array(lanes(self.sb, j0, cols));
-                let scale = F32x4::splat(self.sa.get(i)).mul(sb);
-                let mut y = acc.to_f32().mul(scale);
-                if let Some(b) = bias {
-                    y = y.add(F32x4::from_array(lanes(b, j0, cols)));
-                }
-                let y = activation.apply(y);
-                if full && c.cs == 1 {
-                    // SAFETY: 4 contiguous elements of row i (caller).
-                    unsafe { y.store(c.ptr.add(i * c.rs + j0)) }
-                } else {
-                    // SAFETY: caller.
-                    unsafe { c.store_lanes(i, j0, cols, y.to_array()) }
+                let sb: [F32x4; MAX_BLOCKS] =
+                    core::array::from_fn(|b| load4(self.sb, j0 + 4 * b, cols[b]));
+                let has_bias = bias.is_some();
+                let bias: [F32x4; MAX_BLOCKS] = match bias {
+                    Some(v) => core::array::from_fn(|b| load4(v, j0 + 4 * b, cols[b])),
+                    None => [F32x4::zero(); MAX_BLOCKS],
+                };
+                let f = F32Rows {
+                    c,
+                    sa: self.sa,
+                    sb,
+                    bias,
+                    activation,
+                    full,
+                    cols,
+                };
+                // One specialised loop per case, so the row loop has no per-element branches.
+                let act = activation != Activation::Identity;
+                // SAFETY: forwarded (caller).
+                unsafe {
+                    match (has_bias, act, matches!(self.sa, RowScales::Rows(_))) {
+                        (false, false, false) => f.run::<false, false, false>(acc, blocks, i0, j0),
+                        (false, false, true) => f.run::<false, false, true>(acc, blocks, i0, j0),
+                        (true, false, false) => f.run::<true, false, false>(acc, blocks, i0, j0),
+                        (true, false, true) => f.run::<true, false, true>(acc, blocks, i0, j0),
+                        (false, true, false) => f.run::<false, true, false>(acc, blocks, i0, j0),
+                        (false, true, true) => f.run::<false, true, true>(acc, blocks, i0, j0),
+                        (true, true, false) => f.run::<true, true, false>(acc, blocks, i0, j0),
+                        (true, true, true) => f.run::<true, true, true>(acc, blocks, i0, j0),
+                    }
                 }
             }
             Kind::Q {
@@ -291,38 +338,122 @@ impl<'a> Epilogue<'a> {
                 scale,
                 zero_point,
             } => {
-                let sb = F32x4::from_array(lanes(self.sb, j0, cols));
-                let m = F32x4::splat(self.sa.get(i))
-                    .mul(sb)
-                    .div(F32x4::splat(scale));
-                let acc = match bias {
-                    Some(b) => acc.add(I32x4::from_array(lanes(b, j0, cols))),
-                    None => acc,
-                };
+                let sb: [F32x4; MAX_BLOCKS] =
+                    core::array::from_fn(|b| load4(self.sb, j0 + 4 * b, cols[b]));
+                let bias: Option<[I32x4; MAX_BLOCKS]> = bias.map(|v| {
+                    core::array::from_fn(|b| I32x4::from_array(lanes(v, j0 + 4 * b, cols[b])))
+                });
                 let (qmin, qmax) = if signed { (-128, 127) } else { (0, 255) };
-                let y = acc
-                    .to_f32()
-                    .mul(m)
-                    .round_even()
-                    .max_or_self(F32x4::splat((qmin - zero_point) as f32))
-                    .min_or_self(F32x4::splat((qmax - zero_point) as f32));
-                let q = I32x4::from_f32_sat(y).add(I32x4::splat(zero_point));
-                let h = I16x8::narrow_i32(q, q);
-                let bytes = if signed {
-                    I8x16::narrow_i8(h, h)
-                } else {
-                    I8x16::narrow_u8(h, h)
-                };
-                if full && c.cs == 1 {
-                    // SAFETY: 4 contiguous bytes of row i (caller).
-                    unsafe { bytes.store_low4(c.ptr.add(i * c.rs + j0)) }
-                } else {
-                    let b = bytes.to_array();
-                    // SAFETY: caller.
-                    unsafe { c.store_lanes(i, j0, cols, [b[0], b[1], b[2], b[3]]) }
+                let lo = F32x4::splat((qmin - zero_point) as f32);
+                let hi = F32x4::splat((qmax - zero_point) as f32);
+                let zp = I32x4::splat(zero_point);
+                let out_scale = F32x4::splat(scale);
+                let magic = F32x4::splat(12_582_912.0);
+                let magic_bits = I32x4::splat(12_582_912.0f32.to_bits() as i32);
+                for (r, row) in rows.enumerate() {
+                    let i = i0 + r;
+                    let sa = F32x4::splat(self.sa.get(i));
+                    for (b, v) in row.iter().enumerate() {
+                        let j = j0 + 4 * b;
+                        let m = sa.mul(sb[b]).div(out_scale);
+                        let v = match &bias {
+                            Some(bias) => v.add(bias[b]),
+                            None => *v,
+                        };
+                        // Clamp (NaN becomes lo), then round and convert with the magic add:
+                        // the value is within -510..=510, where that is exact.
+                        let y = lo.max_or_self(v.to_f32().mul(m)).min_or_self(hi);
+                        let q = I32x4::from_f32_bits(y.add(magic)).sub(magic_bits).add(zp);
+                        let h = I16x8::narrow_i32(q, q);
+                        let bytes = if signed {
+                            I8x16::narrow_i8(h, h)
+                        } else {
+                            I8x16::narrow_u8(h, h)
+                        };
+                        if full[b] {
+                            // SAFETY: 4 contiguous bytes of row i (caller).
+                            unsafe { bytes.store_low4(c.ptr.add(i * c.rs + j)) }
+                        } else {
+                            let q = bytes.to_array();
+                            // SAFETY: caller.
+                            unsafe { c.store_lanes(i, j, cols[b], [q[0], q[1], q[2], q[3]]) }
+                        }
+                    }
                 }
             }
         }
+    }
+}
+
+/// The f32 (dequantize) epilogue of one block of rows, with its column parameters loaded.
+struct F32Rows<'a> {
+    c: Dst<f32>,
+    sa: RowScales<'a>,
+    sb: [F32x4; MAX_BLOCKS],
+    bias: [F32x4; MAX_BLOCKS],
+    activation: Activation,
+    full: [bool; MAX_BLOCKS],
+    cols: [usize; MAX_BLOCKS],
+}
+
+impl F32Rows<'_> {
+    /// `act(f32(acc) * (sa * sb) + bias)` for each row and block (see `store_rows`).
+    ///
+    /// # Safety
+    /// As [`Epilogue::store_rows`].
+    #[inline(always)]
+    unsafe fn run<const BIAS: bool, const ACT: bool, const PER_ROW: bool>(
+        &self,
+        acc: &[I32x4],
+        blocks: usize,
+        i0: usize,
+        j0: usize,
+    ) {
+        let scale_of = |sa: f32| -> [F32x4; MAX_BLOCKS] {
+            let sa = F32x4::splat(sa);
+            core::array::from_fn(|b| sa.mul(self.sb[b]))
+        };
+        let tensor = scale_of(self.sa.get(0));
+        for (r, row) in acc.chunks_exact(blocks).enumerate() {
+            let i = i0 + r;
+            let scale = if PER_ROW {
+                scale_of(self.sa.get(i))
+            } else {
+                tensor
+            };
+            for (b, v) in row.iter().enumerate() {
+                let mut y = v.to_f32().mul(scale[b]);
+                if BIAS {
+                    y = y.add(self.bias[b]);
+                }
+                if ACT {
+                    y = self.activation.apply(y);
+                }
+                let j = j0 + 4 * b;
+                if self.full[b] {
+                    // SAFETY: 4 contiguous elements of row i (caller).
+                    unsafe { y.store(self.c.ptr.add(i * self.c.rs + j)) }
+                } else {
+                    // SAFETY: caller.
+                    unsafe { self.c.store_lanes(i, j, self.cols[b], y.to_array()) }
+                }
+            }
+        }
+    }
+}
+
+/// Column blocks (of 4) one [`Epilogue::store_rows`] call handles at most: 4 blocks of i32 or
+/// f32 are one 64-byte cache line of a row.
+pub(crate) const MAX_BLOCKS: usize = 4;
+
+/// `v[j0 .. j0 + cols]` zero-padded to a vector (one load when all 4 lanes are in range).
+#[inline(always)]
+fn load4(v: &[f32], j0: usize, cols: usize) -> F32x4 {
+    if cols == 4 && j0 + 4 <= v.len() {
+        // SAFETY: v[j0 .. j0 + 4] is in bounds (checked just above).
+        unsafe { F32x4::load(v.as_ptr().add(j0)) }
+    } else {
+        F32x4::from_array(lanes(v, j0, cols))
     }
 }
 

@@ -16,10 +16,15 @@
 //! load of a block is exactly two columns of 8 values, so widening needs no shuffles.
 //!
 //! Stored with the data: per-column scales and zero points (per-tensor parameters are expanded),
-//! and per-column sums of the weights in signed form (`w` for i8, `w - 128` for u8), which the
-//! relaxed-SIMD kernel needs for its zero-point correction.
+//! per-column sums of the weights in signed form (`w` for i8, `w - 128` for u8), which the
+//! relaxed-SIMD kernel needs for its zero-point correction, and by default the same panels
+//! pre-widened to i16 with the zero points subtracted (`w - zero_point`, in `-255..=255`), which
+//! the baseline GEMM streams directly. The i16 copy costs 2 more bytes per weight;
+//! [`PackedQB::into_compact`] drops it (the GEMM then widens one panel at a time per call,
+//! about 2% slower at 128x768x768; the GEMV never reads it).
 use crate::kernel::{KB, NR};
 use crate::matrix::QMatRef;
+use crate::simd::{I16x8, I8x16};
 use crate::types::{QuantParams, Q8};
 use alloc::vec::Vec;
 use wasmnn_kernels::{Error, MatRef, Result};
@@ -44,6 +49,8 @@ pub struct PackedQB {
     scales: Vec<f32>,
     zero_points: Vec<i32>,
     col_sums: Vec<i32>,
+    /// `data` widened to i16 minus the zero points, same layout; empty when compact.
+    wide: Vec<i16>,
 }
 
 /// `Vec::with_capacity` that reports allocation failure as an error instead of aborting.
@@ -95,7 +102,7 @@ impl PackedQB {
                 acc.wrapping_add(signed(src[p * rs + j * cs]))
             });
         }
-        Ok(Self {
+        let mut packed = Self {
             k,
             n,
             k_padded,
@@ -104,7 +111,14 @@ impl PackedQB {
             scales,
             zero_points,
             col_sums,
-        })
+            wide: Vec::new(),
+        };
+        let mut wide = try_vec("b", len, 0i16)?;
+        for p in 0..n_padded / NR {
+            packed.widen_panel(p, &mut wide[p * k_padded * NR..(p + 1) * k_padded * NR]);
+        }
+        packed.wide = wide;
+        Ok(packed)
     }
 
     /// Packs a dense row-major `k x n` matrix.
@@ -203,9 +217,61 @@ impl PackedQB {
     pub fn col_sums(&self) -> &[i32] {
         &self.col_sums
     }
-    /// Bytes of packed weight data.
+    /// Bytes of packed weight data (the int8 panels plus the i16 copy unless compact).
     pub fn size_bytes(&self) -> usize {
-        self.data.len()
+        self.data.len() + 2 * self.wide.len()
+    }
+
+    /// The same weights without the pre-widened i16 copy: one byte per weight. GEMMs then widen
+    /// one panel per call (slightly slower); the GEMV is unaffected.
+    ///
+    /// ```
+    /// use wasmnn_quant::{PackedQB, QuantParams};
+    /// let b = PackedQB::from_row_major(&[1i8; 64 * 8], 64, 8, QuantParams::IDENTITY)?;
+    /// assert_eq!((b.size_bytes(), b.into_compact().size_bytes()), (3 * 512, 512));
+    /// # Ok::<(), wasmnn_quant::Error>(())
+    /// ```
+    pub fn into_compact(mut self) -> Self {
+        self.wide = Vec::new();
+        self
+    }
+
+    /// The pre-widened i16 panel `p` (`k_padded * 4` values), if kept.
+    pub(crate) fn wide_panel(&self, p: usize) -> Option<&[i16]> {
+        let len = self.k_padded * NR;
+        self.wide.get(p * len..(p + 1) * len)
+    }
+
+    /// Widens panel `p` to i16 with the column zero points subtracted, into `out`
+    /// (`k_padded * 4` values).
+    pub(crate) fn widen_panel(&self, p: usize, out: &mut [i16]) {
+        let kp = self.k_padded;
+        let bytes = &self.data[p * kp * NR..(p + 1) * kp * NR];
+        let zp = |c: usize| {
+            let z = self.zero_points.get(p * NR + c).copied().unwrap_or(0);
+            I16x8::splat(z as i16)
+        };
+        let z = [zp(0), zp(1), zp(2), zp(3)];
+        // A block is 32 bytes: columns 0 and 1, then columns 2 and 3, 8 values each.
+        for (src, dst) in bytes
+            .chunks_exact(2 * 16)
+            .zip(out.chunks_exact_mut(NR * KB))
+        {
+            for h in 0..2 {
+                // SAFETY: 16 readable bytes at src[16h..] and 16 writable i16 at dst[16h..].
+                unsafe {
+                    let r = I8x16::load(src.as_ptr().add(16 * h));
+                    let (c0, c1) = if self.signed {
+                        (r.extend_low_i8(), r.extend_high_i8())
+                    } else {
+                        (r.extend_low_u8(), r.extend_high_u8())
+                    };
+                    let d = dst.as_mut_ptr().add(16 * h);
+                    c0.sub(z[2 * h]).store(d);
+                    c1.sub(z[2 * h + 1]).store(d.add(KB));
+                }
+            }
+        }
     }
     /// The packed bytes (layout in the module docs).
     pub fn as_bytes(&self) -> &[u8] {

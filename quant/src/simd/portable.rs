@@ -317,6 +317,11 @@ impl I32x4 {
     pub fn to_f32(self) -> F32x4 {
         F32x4::from_array(self.0.map(|x| x as f32))
     }
+    /// The bits of four f32 lanes as i32.
+    #[inline(always)]
+    pub fn from_f32_bits(x: F32x4) -> Self {
+        Self(x.to_array().map(|v| v.to_bits() as i32))
+    }
     /// Lane-wise f32 to i32: truncates toward zero, saturates, NaN becomes 0.
     #[inline(always)]
     pub fn from_f32_sat(x: F32x4) -> Self {

@@ -342,6 +342,16 @@ impl I32x4 {
             F32x4::load(buf.as_ptr())
         }
     }
+    /// The bits of four f32 lanes as i32.
+    #[inline(always)]
+    pub fn from_f32_bits(x: F32x4) -> Self {
+        let mut buf = [0.0f32; 4];
+        // SAFETY: `buf` is 16 bytes; the store/load pair is removed by the optimiser.
+        unsafe {
+            x.store(buf.as_mut_ptr());
+            Self(v128_load(buf.as_ptr().cast()))
+        }
+    }
     /// Lane-wise f32 to i32: truncates toward zero, saturates, NaN becomes 0.
     #[inline(always)]
     pub fn from_f32_sat(x: F32x4) -> Self {

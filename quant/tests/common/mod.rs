@@ -145,11 +145,11 @@ pub fn rte(x: f32) -> f32 {
 }
 
 /// ONNX QuantizeLinear of one value, written from the spec: saturate(round(x / s) + zp); NaN
-/// maps to the zero point (the crate's documented choice).
+/// saturates to the smallest value (the crate's documented choice, as ORT's MLAS).
 pub fn quantize_ref<Z: Q8>(x: f32, scale: f32, zp: i32) -> Z {
     let r = rte(x / scale);
     if r.is_nan() {
-        return Z::saturate(zp);
+        return Z::saturate(Z::MIN_Q);
     }
     let v = if r >= 1e9 {
         i64::MAX / 4
