@@ -24,6 +24,8 @@ mod conv;
 mod threads;
 pub use conv::*;
 pub use threads::*;
+mod rows;
+pub use rows::*;
 
 /// The activation names accepted by [`JsLinear::new`] and [`MatmulBench::new`].
 const ACTIVATIONS: &str = "none, relu, gelu, gelu_tanh, silu, sigmoid, tanh, hardswish";

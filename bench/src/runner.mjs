@@ -71,7 +71,29 @@ const ADAPTERS = {
     },
     outLen: (c) => c.O * c.Ho * c.Wo,
   },
+  // Rows ops write into a caller's output array (allocated once): a fresh 512 KiB result array
+  // per call costs ~0.27 ms of page faults in Chromium. WASMNN_ROWS_ALLOC=1 times the
+  // allocating form instead.
+  softmax: {
+    call: (w, c, d) => rowsCall(c, (out) => (out ? w.softmax_into(d.X, c.R, c.C, out) : w.softmax(d.X, c.R, c.C))),
+    kernel: (w, c, d) => new w.RowsBench('softmax', d.X, c.R, c.C, undefined, undefined, 0),
+    outLen: (c) => c.R * c.C,
+  },
+  layernorm: {
+    call: (w, c, d) => rowsCall(c, (out) => (out
+      ? w.layernorm_into(d.X, c.R, c.C, d.gamma, d.beta, 1e-5, out)
+      : w.layernorm(d.X, c.R, c.C, d.gamma, d.beta, 1e-5))),
+    kernel: (w, c, d) => new w.RowsBench('layernorm', d.X, c.R, c.C, d.gamma, d.beta, 1e-5),
+    outLen: (c) => c.R * c.C,
+  },
 };
+
+/** The timed call of a rows op: `run(out)` fills `out`, or returns a new array when `out` is null. */
+function rowsCall(c, run) {
+  const alloc = globalThis.process?.env?.WASMNN_ROWS_ALLOC === '1';
+  const out = alloc ? null : new Float32Array(c.R * c.C);
+  return { run: () => (out ? (run(out), out) : run(null)), free() {}, info: { rows_api: alloc ? 'alloc' : 'into' } };
+}
 
 /** Transpose a rows x cols row-major Float32Array (NCHW plane stack <-> NHWC). */
 function transposeCHW(x, rows, cols) {
