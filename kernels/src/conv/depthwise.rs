@@ -211,15 +211,20 @@ fn nchw(
     // Output columns whose whole window is inside the input row (contiguous for any stride).
     let x_lo = (0..g.wo).find(|&ox| full_x(ox)).unwrap_or(g.wo);
     let x_hi = (0..g.wo).rfind(|&ox| full_x(ox)).map_or(0, |x| x + 1);
-    let mut splat: alloc::vec::Vec<F32x4> = alloc::vec::Vec::with_capacity(kh * kw);
+    // The window's weights pre-splatted, on the stack (no allocation per call); windows larger
+    // than MAX_TAPS take the one-pixel path below.
+    let vector_ok = kh * kw <= MAX_TAPS;
+    let mut splat_buf = [F32x4::zero(); MAX_TAPS];
     debug_assert_eq!(output.len(), planes.len() * g.ho * g.wo);
     let base = planes.start * g.ho * g.wo; // output[0] is this element of the whole output
     for unit in planes {
         let (n, ch) = (unit / g.c_in, unit % g.c_in);
         let plane = &input[(n * g.c_in + ch) * g.h * g.w..][..g.h * g.w];
         let taps = &w[ch * kh * kw..(ch + 1) * kh * kw];
-        splat.clear();
-        splat.extend(taps.iter().map(|&t| F32x4::splat(t)));
+        for (s, &t) in splat_buf.iter_mut().zip(taps) {
+            *s = F32x4::splat(t);
+        }
+        let splat = &splat_buf[..taps.len().min(MAX_TAPS)];
         let out_base = (n * g.c_out + ch) * g.ho * g.wo; // in the whole output (residual)
         let bias = epi.bias.map_or(0.0, |b| b[ch]);
         for oy in 0..g.ho {
@@ -228,7 +233,7 @@ fn nchw(
             let row_out = row_at - base; // in `output`
             let mut ox = 0;
             while ox < g.wo {
-                if g.p.stride_w == 1 && ox >= x_lo && ox + 16 <= x_hi {
+                if vector_ok && g.p.stride_w == 1 && ox >= x_lo && ox + 16 <= x_hi {
                     // 16 adjacent outputs whose windows are inside the row: four chains.
                     let mut acc = [F32x4::splat(bias); 4];
                     for ky in kys.clone() {
@@ -257,7 +262,7 @@ fn nchw(
                         store_n(output, row_out + ox + 4 * v, 4, y);
                     }
                     ox += 16;
-                } else if g.p.stride_w == 1 && ox >= x_lo && ox + 4 <= x_hi {
+                } else if vector_ok && g.p.stride_w == 1 && ox >= x_lo && ox + 4 <= x_hi {
                     // Row tail: four adjacent outputs, one chain.
                     let mut acc = F32x4::splat(bias);
                     for ky in kys.clone() {
