@@ -21,8 +21,10 @@ use crate::{Activation, EpilogueOp, Error, MatMut, MatRef, PackedB};
 use wasm_bindgen::prelude::*;
 
 mod conv;
+mod graph;
 mod threads;
 pub use conv::*;
+pub use graph::*;
 pub use threads::*;
 mod rows;
 pub use rows::*;

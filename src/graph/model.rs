@@ -146,6 +146,11 @@ impl Model {
         }
     }
 
+    /// Arena bytes of the session compiled by the last [`Model::run`] (0 before any run).
+    pub fn session_peak_bytes(&self) -> usize {
+        self.cached.as_ref().map_or(0, Session::peak_bytes)
+    }
+
     /// Runs with inputs given by name; returns `(name, tensor)` for every output.
     pub fn run_named(&mut self, inputs: &[(&str, TensorRef<'_>)]) -> Result<Vec<(String, Tensor)>> {
         let mut ordered = Vec::with_capacity(self.graph.inputs.len());

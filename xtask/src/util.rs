@@ -101,6 +101,14 @@ impl Args {
         Ok(self.values(name)?.pop())
     }
 
+    /// The positional arguments left (errors on an unknown `--flag`).
+    pub fn positional(self) -> Result<Vec<String>> {
+        match self.rest.iter().find(|a| a.starts_with("--")) {
+            Some(a) => Err(usage_error(format!("unexpected argument `{a}`"))),
+            None => Ok(self.rest),
+        }
+    }
+
     /// Errors on anything not consumed.
     pub fn finish(self) -> Result {
         match self.rest.first() {
