@@ -6,9 +6,12 @@
 // (int8: GOP/s) or GB/s, from the median time of each record.
 import fs from 'node:fs';
 
-const files = process.argv.slice(2);
-if (!files.length) {
-  console.error('usage: node bench/compare.mjs FILE.jsonl [FILE.jsonl ...]');
+const args = process.argv.slice(2);
+const htmlAt = args.indexOf('--html');
+const htmlOut = htmlAt >= 0 ? args.splice(htmlAt, 2)[1] : null;
+const files = args;
+if (!files.length || (htmlAt >= 0 && !htmlOut)) {
+  console.error('usage: node bench/compare.mjs FILE.jsonl [FILE.jsonl ...] [--html REPORT.html]');
   process.exit(2);
 }
 const records = files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n'))
@@ -44,3 +47,37 @@ for (const env of [...new Set(records.map((r) => r.env))]) {
   out.push('', `Cells: median ms per call (rate in ${[...new Set(records.filter((r) => r.env === env).map((r) => unit(r.op)))].join(' / ')}).`, '');
 }
 process.stdout.write(`${out.join('\n')}\n`);
+
+// ---- Optional HTML report: per environment, one group of horizontal bars per case (rate of each
+// column, wasmnn builds first), as inline SVG: no scripts, no dependencies.
+if (htmlOut) {
+  const esc = (t) => String(t).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+  const colour = (c) => (c.startsWith('wasmnn') ? (c.endsWith('relaxed') ? '#1b7f3b' : '#4caf50') : c === 'ort-web' ? '#5470c6' : '#ee8f2d');
+  const parts = [];
+  for (const env of [...new Set(records.map((r) => r.env))]) {
+    const cases = [...rows].filter(([k]) => k.startsWith(`${env}|`));
+    const barH = 14, gap = 10, labelW = 300, plotW = 520;
+    const height = cases.reduce((h, [, cell]) => h + Object.keys(cell).length * barH + gap, 30);
+    let y = 24;
+    const svg = [];
+    for (const [k, cell] of cases) {
+      const [, threads, op, shape] = k.split('|');
+      const entries = cols.filter((c) => cell[c]).map((c) => [c, cell[c]]);
+      const max = Math.max(...entries.map(([, r]) => rate(r) ?? 0), 1e-9);
+      svg.push(`<text x="0" y="${y + barH - 3}" font-size="12">${esc(`${op} ${shape} (t${threads})`)}</text>`);
+      for (const [c, r] of entries) {
+        const w = ((rate(r) ?? 0) / max) * plotW;
+        svg.push(`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${colour(c)}"/>`,
+          `<text x="${labelW + w + 4}" y="${y + barH - 3}" font-size="11">${esc(`${c}: ${(rate(r) ?? 0).toFixed(1)} ${unit(op)}, ${r.median_ms.toPrecision(3)} ms`)}</text>`);
+        y += barH;
+      }
+      y += gap;
+    }
+    parts.push(`<h2>${esc(env)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 260}" height="${height}" font-family="sans-serif">${svg.join('')}</svg>`);
+  }
+  const legend = cols.map((c) => `<span style="color:${colour(c)}">&#9632;</span> ${esc(c)}`).join(' &nbsp; ');
+  fs.writeFileSync(htmlOut, `<!doctype html><meta charset="utf-8"><title>wasmnn vs peers</title>
+<body style="font-family:sans-serif"><h1>wasmnn vs peers</h1><p>Longer bar = faster (rate at the median time of each record). ${legend}</p>
+<p>Sources: ${files.map(esc).join(', ')}</p>${parts.join('\n')}</body>\n`);
+  console.error(`compare: wrote ${htmlOut}`);
+}
