@@ -158,6 +158,8 @@ fn special_values() {
         vec![1e30, 1e30, 1e30, 1e30, 1e30],      // equal huge values: uniform
         vec![42.0],                              // one element: 1 (log: 0)
         vec![-1e-45, 1e-45, 0.0, -0.0],          // subnormal inputs
+        vec![0.0, -86.99, -40.0, -86.0, 0.5],    // spread < 87: exp without its clamp
+        vec![0.0, -87.0, -87.4, -87.6, -87.8, -88.5, 1.0], // around the flush threshold
     ];
     for row in &cases {
         check_rows(row, row.len());
