@@ -9,7 +9,10 @@
 //! Semantics shared by both implementations (the tests rely on them):
 //! - loads and stores are unaligned and touch exactly 16 bytes (4 bytes for `load_splat`);
 //! - [`F32x4::max_or_self`] / [`F32x4::min_or_self`] are wasm's `pmax` / `pmin`: `if self < o { o }
-//!   else { self }`, so a NaN in `self` propagates (ReLU and clamp keep NaN, like ONNX);
+//!   else { self }` for ordered inputs. Their NaN behaviour is **not** a contract: in the
+//!   relaxed-SIMD build LLVM may lower them to `relaxed_max` / `relaxed_min`, whose NaN result is
+//!   engine-defined. Code that must propagate NaN (activations, clamps, exp, max-pool) applies
+//!   [`F32x4::keep_nan`] or a NaN mask explicitly; the tests check NaN in every build;
 //! - `mul_add` may or may not round the product (fused only in the relaxed build).
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

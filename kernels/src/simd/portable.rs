@@ -132,12 +132,12 @@ impl F32x4 {
     pub fn mul_add(self, b: Self, c: Self) -> Self {
         self.mul(b).add(c)
     }
-    /// wasm `pmax`: `if self < o { o } else { self }` (NaN in `self` propagates).
+    /// wasm `pmax`: `if self < o { o } else { self }` (NaN handling: see the module docs).
     #[inline(always)]
     pub fn max_or_self(self, o: Self) -> Self {
         lanewise!(self.0, o.0, |x, y| if x < y { y } else { x })
     }
-    /// wasm `pmin`: `if o < self { o } else { self }` (NaN in `self` propagates).
+    /// wasm `pmin`: `if o < self { o } else { self }` (NaN handling: see the module docs).
     #[inline(always)]
     pub fn min_or_self(self, o: Self) -> Self {
         lanewise!(self.0, o.0, |x, y| if y < x { y } else { x })

@@ -99,12 +99,12 @@ impl F32x4 {
             Self(f32x4_add(f32x4_mul(self.0, b.0), c.0))
         }
     }
-    /// wasm `pmax`: `if self < o { o } else { self }` (NaN in `self` propagates).
+    /// wasm `pmax`: `if self < o { o } else { self }` (NaN handling: see the module docs).
     #[inline(always)]
     pub fn max_or_self(self, o: Self) -> Self {
         Self(f32x4_pmax(self.0, o.0))
     }
-    /// wasm `pmin`: `if o < self { o } else { self }` (NaN in `self` propagates).
+    /// wasm `pmin`: `if o < self { o } else { self }` (NaN handling: see the module docs).
     #[inline(always)]
     pub fn min_or_self(self, o: Self) -> Self {
         Self(f32x4_pmin(self.0, o.0))
