@@ -28,6 +28,8 @@ pub use graph::*;
 pub use threads::*;
 mod rows;
 pub use rows::*;
+mod quant;
+pub use quant::*;
 
 /// The activation names accepted by [`JsLinear::new`] and [`MatmulBench::new`].
 const ACTIVATIONS: &str = "none, relu, gelu, gelu_tanh, silu, sigmoid, tanh, hardswish";

@@ -86,6 +86,25 @@ const ADAPTERS = {
     kernel: (w, c, d) => new w.RowsBench('layernorm', d.X, c.R, c.C, d.gamma, d.beta, 1e-5),
     outLen: (c) => c.R * c.C,
   },
+  // int8 (quant/): MatMulInteger with uint8 A (zero point 128) and int8 B, exact i32 out; and
+  // DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul, f32 in and out. B is packed once.
+  // The result goes into one preallocated typed array (as for the rows ops above).
+  int8_matmul: {
+    call(w, c, d) {
+      const q = new w.QuantMatrix(d.Bq, c.K, c.N, new Float32Array([1]), undefined);
+      const out = new Int32Array(c.M * c.N);
+      return { run: () => (q.matmul_integer_u8_into(d.A, c.M, d.aZero, out), out), free: () => q.free() };
+    },
+    kernel: (w, c, d) => new w.QGemmBench('int8_matmul', d.A, undefined, d.aZero, c.M, d.Bq, c.K, c.N, 1),
+  },
+  int8_dyn: {
+    call(w, c, d) {
+      const q = new w.QuantMatrix(d.Bq, c.K, c.N, new Float32Array([d.bScale]), undefined);
+      const out = new Float32Array(c.M * c.N);
+      return { run: () => (q.dynamic_quant_matmul_into(d.A, c.M, out), out), free: () => q.free() };
+    },
+    kernel: (w, c, d) => new w.QGemmBench('int8_dyn', undefined, d.A, 0, c.M, d.Bq, c.K, c.N, d.bScale),
+  },
 };
 
 /** The timed call of a rows op: `run(out)` fills `out`, or returns a new array when `out` is null. */

@@ -12,7 +12,7 @@
 //!   `q = zp + clamp(round_half_even(f32(acc + bias[j]) * m), qmin - zp, qmax - zp)` where
 //!   `m = (sa * sb[j]) / scale` (the output's scale and zero point `zp`).
 use crate::matrix::QMatMut;
-use crate::simd::{I16x8, I32x4, I8x16};
+use crate::simd::{nan_to_zero, I16x8, I32x4, I8x16};
 use crate::types::{check_scale, check_zero_point, Q8};
 use wasmnn_kernels::simd::F32x4;
 use wasmnn_kernels::{Activation, Error, Result};
@@ -360,9 +360,12 @@ impl<'a> Epilogue<'a> {
                             Some(bias) => v.add(bias[b]),
                             None => *v,
                         };
-                        // Clamp (NaN becomes lo), then round and convert with the magic add:
-                        // the value is within -510..=510, where that is exact.
-                        let y = lo.max_or_self(v.to_f32().mul(m)).min_or_self(hi);
+                        // Clamp (NaN, only possible when scales overflow, counts as 0), then
+                        // round and convert with the magic add: the value is within
+                        // -510..=510, where that is exact.
+                        let y = nan_to_zero(v.to_f32().mul(m))
+                            .max_or_self(lo)
+                            .min_or_self(hi);
                         let q = I32x4::from_f32_bits(y.add(magic)).sub(magic_bits).add(zp);
                         let h = I16x8::narrow_i32(q, q);
                         let bytes = if signed {

@@ -2,8 +2,8 @@
 //! `DynamicQuantizeLinear` semantics.
 //!
 //! - quantize: `q = saturate(round_half_even(x / scale) + zero_point)`; `x / scale` is a true
-//!   f32 division, as in the ONNX reference. `+-inf` saturate; NaN saturates to the smallest
-//!   value (as ORT's MLAS does with `maxps`).
+//!   f32 division, as in the ONNX reference. `+-inf` saturate; NaN is treated as 0 (it becomes
+//!   the zero point) on every build and engine.
 //! - dequantize: `x = (q - zero_point) * scale`, exact integer difference then one f32 rounding.
 //! - dynamic parameters (`DynamicQuantizeLinear`, generalised to i8 and to one set per row):
 //!   `lo = min(0, min x)`, `hi = max(0, max x)` (NaN ignored), `scale = (hi - lo) / (qmax - qmin)`
@@ -14,7 +14,7 @@
 //! the tail goes through the same vector code on a padded copy, so every element gets
 //! bit-identical arithmetic.
 use crate::matrix::{QMatMut, QMatRef};
-use crate::simd::{I16x8, I32x4, I8x16};
+use crate::simd::{nan_to_zero, I16x8, I32x4, I8x16};
 use crate::types::{QuantParams, Q8};
 use wasmnn_kernels::simd::F32x4;
 use wasmnn_kernels::{Error, MatRef, Result};
@@ -62,7 +62,7 @@ impl Lanes {
 const MAGIC: f32 = 12_582_912.0;
 
 /// `clamp(round_half_even(x / scale), qmin - zp, qmax - zp)` as i32 for 16 values, i.e.
-/// `q - zp`. NaN gives `qmin - zp`.
+/// `q - zp`. NaN counts as 0 (offset 0).
 ///
 /// The clamp comes first (with integer bounds it commutes with rounding) so the value lies in
 /// `-510..=510`, where the magic-number add rounds and converts exactly: two instructions
@@ -75,8 +75,9 @@ fn offsets16(x: &[f32; 16], l: &Lanes) -> [I32x4; 4] {
     core::array::from_fn(|v| {
         // SAFETY: x has 16 elements; lane group v reads x[4v .. 4v + 4].
         let xv = unsafe { F32x4::load(x.as_ptr().add(4 * v)) };
-        // `lo.max_or_self(y)` is `lo` when y is NaN (the comparison is false).
-        let y = l.lo[v].max_or_self(xv.div(l.scale[v])).min_or_self(l.hi[v]);
+        // NaN is removed first: the clamp may be relaxed min/max (see `crate::simd`).
+        let y = nan_to_zero(xv).div(l.scale[v]);
+        let y = y.max_or_self(l.lo[v]).min_or_self(l.hi[v]);
         I32x4::from_f32_bits(y.add(magic)).sub(magic_bits)
     })
 }
@@ -266,7 +267,8 @@ pub fn min_max(x: &[f32]) -> (f32, f32) {
         for v in 0..4 {
             // SAFETY: c has 16 elements.
             let xv = unsafe { F32x4::load(c.as_ptr().add(4 * v)) };
-            // `acc.min_or_self(x)` keeps acc when x is NaN (the comparison is false).
+            // NaN becomes 0, which is already in the range (see `crate::simd::nan_to_zero`).
+            let xv = nan_to_zero(xv);
             lo[v] = lo[v].min_or_self(xv);
             hi[v] = hi[v].max_or_self(xv);
         }

@@ -166,3 +166,196 @@ fn exact_every_small_shape() {
         }
     }
 }
+
+/// The worst cases for i16 overflow and saturating instructions: every product at its extreme
+/// (`-128 * -128`, `255 * -128`, `(0 - 255) * (0 - 255)` with zero points, ...) over K = 4096
+/// and neighbours, every kernel, the GEMV (m = 1) and the GEMM.
+#[wasm_bindgen_test(unsupported = test)]
+fn worst_case_values_large_k() {
+    let mut rng = Rng::new(2);
+    for k in [4096, 4095, 4097, 1 << 13] {
+        for (m, n) in [(1, 9), (2, 4), (3, 5)] {
+            for kernel in KERNELS {
+                let c = Case {
+                    m,
+                    n,
+                    k,
+                    la: Layout::RowMajor,
+                    lb: Layout::RowMajor,
+                    lc: Layout::RowMajor,
+                    za: Zp::None,
+                    zb: Zp::None,
+                    opts: QGemmOptions { kernel, mc: 0 },
+                };
+                check::<i8, i8>(&c, &mut rng, &mut |_| (-128, -128));
+                check::<u8, i8>(&c, &mut rng, &mut |_| (255, -128));
+                check::<u8, i8>(&c, &mut rng, &mut |_| (255, 127));
+                check::<i8, u8>(&c, &mut rng, &mut |_| (-128, 255));
+                // Zero points at the opposite extreme: every factor is -255 or 255.
+                worst_with_zero_points(&c, kernel);
+            }
+        }
+    }
+}
+
+fn worst_with_zero_points(c: &Case, kernel: KernelChoice) {
+    let (m, n, k) = (c.m, c.n, c.k);
+    let a = vec![0u8; m * k];
+    let b = vec![0u8; k * n];
+    let pb = PackedQB::from_row_major(
+        &b,
+        k,
+        n,
+        QuantParams::PerTensor {
+            scale: 1.0,
+            zero_point: 255,
+        },
+    )
+    .unwrap();
+    let mut y = vec![0i32; m * n];
+    qgemm_with(
+        wasmnn_quant::QMatRef::row_major(&a, m, k).unwrap(),
+        QuantParams::PerTensor {
+            scale: 1.0,
+            zero_point: 255,
+        },
+        &pb,
+        QOutput::I32(wasmnn_quant::QMatMut::row_major(&mut y, m, n).unwrap()),
+        QGemmOptions { kernel, mc: 0 },
+    )
+    .unwrap();
+    assert!(
+        y.iter().all(|&v| v == 65025 * k as i32),
+        "{kernel:?} k={k}: {:?}",
+        &y[..2]
+    );
+    // i8: (-128 - 127) * (127 - (-128)) = -65025 per product.
+    let a = vec![-128i8; m * k];
+    let b = vec![127i8; k * n];
+    let pb = PackedQB::from_row_major(
+        &b,
+        k,
+        n,
+        QuantParams::PerTensor {
+            scale: 1.0,
+            zero_point: -128,
+        },
+    )
+    .unwrap();
+    qgemm_with(
+        wasmnn_quant::QMatRef::row_major(&a, m, k).unwrap(),
+        QuantParams::PerTensor {
+            scale: 1.0,
+            zero_point: 127,
+        },
+        &pb,
+        QOutput::I32(wasmnn_quant::QMatMut::row_major(&mut y, m, n).unwrap()),
+        QGemmOptions { kernel, mc: 0 },
+    )
+    .unwrap();
+    assert!(
+        y.iter().all(|&v| v == -65025 * k as i32),
+        "{kernel:?} k={k}: {:?}",
+        &y[..2]
+    );
+}
+
+/// Beyond i32 the results wrap exactly like the i32 reference (congruent modulo 2^32).
+#[wasm_bindgen_test(unsupported = test)]
+fn large_sums_wrap_like_i32() {
+    let mut rng = Rng::new(3);
+    for kernel in KERNELS {
+        let c = Case {
+            m: 3,
+            n: 6,
+            k: 40_000,
+            la: Layout::RowMajor,
+            lb: Layout::RowMajor,
+            lc: Layout::RowMajor,
+            za: Zp::Tensor,
+            zb: Zp::Channel,
+            opts: QGemmOptions { kernel, mc: 0 },
+        };
+        check::<u8, u8>(&c, &mut rng, &mut |r| {
+            (if r.int(0, 9) == 0 { 0 } else { 255 }, 0)
+        });
+    }
+}
+
+/// M blocks: every m in 1..=13 with small explicit blockings (the block edges), and the
+/// automatic one, for both kernels.
+#[wasm_bindgen_test(unsupported = test)]
+fn exact_m_block_edges() {
+    let mut rng = Rng::new(4);
+    for m in 1..=13 {
+        for mc in [1, 2, 3, 4, 6, 0] {
+            for kernel in [KernelChoice::Baseline, KernelChoice::Relaxed] {
+                let c = Case {
+                    m,
+                    n: 17,
+                    k: 19,
+                    la: Layout::PaddedRows(3),
+                    lb: Layout::ColMajor,
+                    lc: Layout::PaddedRows(2),
+                    za: Zp::Channel,
+                    zb: Zp::Tensor,
+                    opts: QGemmOptions { kernel, mc },
+                };
+                check::<u8, i8>(&c, &mut rng, &mut uniform);
+            }
+        }
+    }
+}
+
+/// proptest over shapes, element types, zero points, layouts, kernels and blockings. A
+/// `TestRunner` with a fixed seed, so the same property also runs on wasm32.
+#[wasm_bindgen_test(unsupported = test)]
+fn proptest_exact_against_reference() {
+    use proptest::prelude::{any, Strategy};
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let config = Config {
+        cases: 128,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let strategy = (
+        (0usize..20, 0usize..40, 0usize..100),
+        (0usize..4, 0usize..3, 0usize..3),
+        (0usize..3, 0usize..3, 0usize..3),
+        (0usize..3, 0usize..8),
+        any::<u64>(),
+    )
+        .prop_map(|x| x);
+    runner
+        .run(
+            &strategy,
+            |((m, n, k), (types, za, zb), (la, lb, lc), (kernel, mc), seed)| {
+                let l = Layout::ALL;
+                let c = Case {
+                    m,
+                    n,
+                    k,
+                    la: l[la],
+                    lb: l[lb],
+                    lc: l[lc],
+                    za: ZPS[za],
+                    zb: ZPS[zb],
+                    opts: QGemmOptions {
+                        kernel: KERNELS[kernel],
+                        mc,
+                    },
+                };
+                let mut rng = Rng::new(seed);
+                match types {
+                    0 => check::<u8, i8>(&c, &mut rng, &mut uniform),
+                    1 => check::<i8, i8>(&c, &mut rng, &mut uniform),
+                    2 => check::<u8, u8>(&c, &mut rng, &mut uniform),
+                    _ => check::<i8, u8>(&c, &mut rng, &mut uniform),
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}

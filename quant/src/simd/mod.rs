@@ -18,6 +18,9 @@
 //!   four products `a[4l+t] * b[4l+t]` with `a` signed. It is deterministic only when every
 //!   byte of `b` is in `0..=127`; the kernels guarantee that by construction, and the portable
 //!   and SIMD128 fallbacks compute the exact sum;
+//! - [`nan_to_zero`] replaces NaN lanes by `+0.0` with an explicit compare: in relaxed-SIMD
+//!   builds LLVM lowers `f32x4.pmin` / `pmax` to `relaxed_min` / `relaxed_max`, whose result for
+//!   NaN inputs differs between engines, so the quantizers remove NaN first and only then clamp;
 //! - conversions from f32 truncate toward zero, saturate, and map NaN to 0
 //!   (`i32x4.trunc_sat_f32x4_s`, Rust's `as`); narrowing saturates.
 //! - loads and stores are unaligned.
@@ -25,12 +28,12 @@
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub use wasm::{I16x8, I32x4, I8x16};
+pub use wasm::{nan_to_zero, I16x8, I32x4, I8x16};
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 mod portable;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-pub use portable::{I16x8, I32x4, I8x16};
+pub use portable::{nan_to_zero, I16x8, I32x4, I8x16};
 
 /// `(p as usize + bytes) as *const T`.
 ///

@@ -328,3 +328,9 @@ impl I32x4 {
         Self(x.to_array().map(|v| v as i32))
     }
 }
+
+/// `x` with NaN lanes replaced by `+0.0`.
+#[inline(always)]
+pub fn nan_to_zero(x: F32x4) -> F32x4 {
+    F32x4::from_array(x.to_array().map(|v| if v.is_nan() { 0.0 } else { v }))
+}

@@ -363,3 +363,16 @@ impl I32x4 {
         }
     }
 }
+
+/// `x` with NaN lanes replaced by `+0.0` (`x == x` as a mask).
+#[inline(always)]
+pub fn nan_to_zero(x: F32x4) -> F32x4 {
+    let mut buf = [0.0f32; 4];
+    // SAFETY: `buf` is 16 bytes; the store/load pairs are removed by the optimiser.
+    unsafe {
+        x.store(buf.as_mut_ptr());
+        let v = v128_load(buf.as_ptr().cast());
+        v128_store(buf.as_mut_ptr().cast(), v128_and(v, f32x4_eq(v, v)));
+        F32x4::load(buf.as_ptr())
+    }
+}

@@ -145,11 +145,11 @@ pub fn rte(x: f32) -> f32 {
 }
 
 /// ONNX QuantizeLinear of one value, written from the spec: saturate(round(x / s) + zp); NaN
-/// saturates to the smallest value (the crate's documented choice, as ORT's MLAS).
+/// counts as 0 (the crate's documented choice: it becomes the zero point).
 pub fn quantize_ref<Z: Q8>(x: f32, scale: f32, zp: i32) -> Z {
     let r = rte(x / scale);
     if r.is_nan() {
-        return Z::saturate(Z::MIN_Q);
+        return Z::saturate(zp);
     }
     let v = if r >= 1e9 {
         i64::MAX / 4
@@ -159,4 +159,58 @@ pub fn quantize_ref<Z: Q8>(x: f32, scale: f32, zp: i32) -> Z {
         r as i64 + zp as i64
     };
     Z::saturate(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+}
+
+/// ONNX DynamicQuantizeLinear parameters of `x` for `Z`, written from the spec in f32:
+/// range including 0, scale = (max - min) / (qmax - qmin) (1 when the range is empty),
+/// zero point = round_half_even(clamp(qmin - min / scale)). NaN values are ignored.
+pub fn dynamic_ref<Z: Q8>(x: &[f32]) -> (f32, i32) {
+    let (mut lo, mut hi) = (0.0f32, 0.0f32);
+    for &v in x {
+        if v < lo {
+            lo = v;
+        }
+        if v > hi {
+            hi = v;
+        }
+    }
+    let (qmin, qmax) = (Z::MIN_Q as f32, Z::MAX_Q as f32);
+    let mut scale = if hi == lo {
+        1.0
+    } else {
+        (hi - lo) / (qmax - qmin)
+    };
+    if !(scale.is_finite() && scale > 0.0) {
+        scale = 1.0;
+    }
+    let zp = rte((qmin - lo / scale).clamp(qmin, qmax)) as i32;
+    (scale, zp)
+}
+
+/// The f32 dequantization epilogue of one element, with the documented operation order.
+pub fn dequant_ref(
+    acc: i32,
+    sa: f32,
+    sb: f32,
+    bias: Option<f32>,
+    act: wasmnn_kernels::Activation,
+) -> f32 {
+    let mut y = acc as f32 * (sa * sb);
+    if let Some(b) = bias {
+        y += b;
+    }
+    if act == wasmnn_kernels::Activation::Identity {
+        y
+    } else {
+        act.apply_scalar(y)
+    }
+}
+
+/// The requantization of one element from the spec: zp + clamp(round_half_even(f32(acc + bias)
+/// * ((sa * sb) / scale)), qmin - zp, qmax - zp).
+pub fn requant_ref<Z: Q8>(acc: i32, bias: i32, sa: f32, sb: f32, scale: f32, zp: i32) -> Z {
+    let m = (sa * sb) / scale;
+    let y = rte(acc.wrapping_add(bias) as f32 * m);
+    let y = y.clamp((Z::MIN_Q - zp) as f32, (Z::MAX_Q - zp) as f32);
+    Z::saturate(y as i32 + zp)
 }
