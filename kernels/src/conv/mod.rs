@@ -26,7 +26,7 @@ use crate::gemm::MIN_MACS_PER_TASK;
 use crate::gemm::{gemm_packed_par, gemm_packed_raw, PackedB, ParallelFor, Strided};
 use crate::matrix::{MatMut, MatRef};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Memory order of a 4-D activation tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,7 +199,7 @@ impl Default for ConvEpilogue<'_> {
 
 /// Reusable scratch memory for [`Conv2d::run_with`]: after the first call with a given shape
 /// (and thread count), further calls allocate nothing. With threads it holds one im2col block
-/// per task in flight.
+/// per thread.
 #[derive(Default, Debug)]
 pub struct ConvScratch {
     cols: Vec<f32>,
@@ -210,17 +210,65 @@ fn sequential(count: usize, task: &(dyn Fn(usize) + Sync)) {
     (0..count).for_each(task);
 }
 
-/// How many tasks to cut `units` independent units (`macs` multiply-adds in all) into: several
-/// per thread for load balance, none smaller than [`MIN_MACS_PER_TASK`]. 1 means "run serially".
+/// How many tasks to cut `units` independent units (`macs` multiply-adds in all) into for
+/// `threads` threads: one per unit (a thread that finishes early takes the next: load balance),
+/// but none smaller than [`MIN_MACS_PER_TASK`]. 1 means "run serially".
 fn task_count(threads: usize, units: usize, macs: usize) -> usize {
     if threads <= 1 {
         return 1;
     }
-    threads
-        .saturating_mul(4)
-        .min(units)
-        .min(macs / MIN_MACS_PER_TASK)
-        .max(1)
+    units.min(macs / MIN_MACS_PER_TASK).max(1)
+}
+
+/// Most im2col scratch slots (one per thread; bits of [`Slots`]).
+const MAX_SLOTS: usize = 64;
+
+/// Which scratch slots running tasks hold: bit `i` set = slot `i` in use.
+struct Slots {
+    busy: AtomicU64,
+    count: usize,
+}
+
+impl Slots {
+    fn new(count: usize) -> Self {
+        debug_assert!(count <= MAX_SLOTS);
+        Self {
+            busy: AtomicU64::new(0),
+            count,
+        }
+    }
+
+    /// Claims a free slot, or `None` when all are held (a `par` running more tasks at once than
+    /// the thread count it was given).
+    fn claim(&self) -> Option<usize> {
+        let all = if self.count == 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.count) - 1
+        };
+        let mut busy = self.busy.load(Ordering::Relaxed);
+        loop {
+            let free = !busy & all;
+            if free == 0 {
+                return None;
+            }
+            let i = free.trailing_zeros() as usize;
+            // Acquire: the previous holder's writes to the slot happen before ours.
+            match self.busy.compare_exchange_weak(
+                busy,
+                busy | 1 << i,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(i),
+                Err(now) => busy = now,
+            }
+        }
+    }
+
+    fn release(&self, i: usize) {
+        self.busy.fetch_and(!(1u64 << i), Ordering::Release);
+    }
 }
 
 /// A buffer shared by the tasks of one call. Each task touches only its own part (an output
@@ -552,7 +600,9 @@ impl Conv2d {
         let blocks = howo.div_ceil(block);
         // At most batch * c_out * howo (the validated output length): no overflow.
         let tasks = geo.batch * g * blocks;
-        let slots = task_count(threads, tasks, output.len().saturating_mul(k));
+        let chunks = task_count(threads, tasks, output.len().saturating_mul(k));
+        // One im2col slot per thread (tasks claim a free one as they start).
+        let slots = threads.clamp(1, MAX_SLOTS).min(chunks);
         let slot_len = block.checked_mul(k).ok_or(Error::Overflow {
             what: "conv scratch",
         })?;
@@ -563,7 +613,7 @@ impl Conv2d {
             scratch.cols.resize(needed, 0.0);
         }
         let out = Disjoint(output.as_mut_ptr());
-        if slots == 1 {
+        if chunks == 1 {
             let cols = &mut scratch.cols[..slot_len];
             for t in 0..tasks {
                 // SAFETY: `out` is the validated output of `geo`, used by this loop alone.
@@ -571,21 +621,38 @@ impl Conv2d {
             }
             return Ok(());
         }
-        // Slot s runs the tasks s * per .. (s + 1) * per in order, with scratch slot s.
-        let per = tasks.div_ceil(slots);
+        // Chunk c runs the blocks c * per .. (c + 1) * per in order, in a scratch slot it holds
+        // meanwhile.
+        let per = tasks.div_ceil(chunks);
         let cols = Disjoint(scratch.cols.as_mut_ptr());
+        let slots = Slots::new(slots);
         let failed = AtomicBool::new(false);
-        par(tasks.div_ceil(per), &|s| {
-            // SAFETY: slot s (inside the `needed` elements) belongs to this task alone.
-            let cols = unsafe { core::slice::from_raw_parts_mut(cols.at(s * slot_len), slot_len) };
-            for t in s * per..((s + 1) * per).min(tasks) {
+        par(tasks.div_ceil(per), &|c| {
+            let slot = slots.claim();
+            let mut own = Vec::new();
+            let cols = match slot {
+                // SAFETY: slot s (inside the `needed` elements) is held by this task alone
+                // until it releases it below.
+                Some(s) => unsafe {
+                    core::slice::from_raw_parts_mut(cols.at(s * slot_len), slot_len)
+                },
+                // More tasks at once than threads: this one brings its own scratch.
+                None => {
+                    own.resize(slot_len, 0.0);
+                    &mut own[..]
+                }
+            };
+            for t in c * per..((c + 1) * per).min(tasks) {
                 // SAFETY: `out` is the validated output of `geo`; task t writes only the
                 // elements of its own (image, group, pixel block), which no other task writes.
                 let done = unsafe { self.gemm_block(geo, packs, input, &out, epi, t, block, cols) };
                 if done.is_err() {
                     failed.store(true, Ordering::Relaxed);
-                    return;
+                    break;
                 }
+            }
+            if let Some(s) = slot {
+                slots.release(s);
             }
         });
         if failed.load(Ordering::Relaxed) {
@@ -751,5 +818,31 @@ impl Geometry {
         (ox * self.p.stride_w + kx * self.p.dilation_w)
             .checked_sub(self.p.pad_left)
             .filter(|&x| x < self.w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_held_until_released() {
+        let slots = Slots::new(2);
+        let (a, b) = (slots.claim(), slots.claim());
+        assert_eq!((a, b), (Some(0), Some(1)));
+        assert_eq!(slots.claim(), None, "both held");
+        slots.release(0);
+        assert_eq!(slots.claim(), Some(0));
+        let all = Slots::new(MAX_SLOTS);
+        assert!((0..MAX_SLOTS).all(|i| all.claim() == Some(i)));
+        assert_eq!(all.claim(), None);
+    }
+
+    #[test]
+    fn tasks_are_not_split_below_the_threshold() {
+        assert_eq!(task_count(1, 100, usize::MAX), 1);
+        assert_eq!(task_count(4, 100, MIN_MACS_PER_TASK * 3), 3);
+        assert_eq!(task_count(4, 5, usize::MAX), 5);
+        assert_eq!(task_count(4, 0, 0), 1);
     }
 }
