@@ -252,6 +252,11 @@ fn wasm_test(relaxed_simd: bool, browser: Option<&Tools>) -> Result {
         "wasmnn",
         "-p",
         "wasmnn-arena",
+        "-p",
+        "wasmnn-quant",
+        // The JS bindings are tested where they run.
+        "--features",
+        "wasmnn/js",
     ]);
     if relaxed_simd {
         cargo = relaxed(cargo);
