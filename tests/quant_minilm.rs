@@ -48,14 +48,22 @@ fn qlinear_accuracy_on_minilm_weights() {
         return;
     };
     let graph = import(&bytes).expect("MiniLM imports");
-    let hidden = std::fs::read(HIDDEN).map(|b| npy_f32(&b)).unwrap_or_default();
+    let hidden = std::fs::read(HIDDEN)
+        .map(|b| npy_f32(&b))
+        .unwrap_or_default();
     let mut rng = Normal(7);
     let mut worst = (0.0f64, String::new());
     let mut layers = 0;
     for node in graph.nodes.iter().filter(|n| n.op_type == "MatMul") {
-        let Some(Some(w_id)) = node.inputs.get(1) else { continue };
-        let Some(w) = graph.values[*w_id].constant.as_ref() else { continue };
-        let (Some(wf), [k, n]) = (w.as_f32(), w.shape()) else { continue };
+        let Some(Some(w_id)) = node.inputs.get(1) else {
+            continue;
+        };
+        let Some(w) = graph.values[*w_id].constant.as_ref() else {
+            continue;
+        };
+        let (Some(wf), [k, n]) = (w.as_f32(), w.shape()) else {
+            continue;
+        };
         let (k, n) = (*k, *n);
         // 32 input rows: the model's hidden states (384-wide inputs), then unit normals, passed
         // through GELU for the FFN's 1536-wide input.
@@ -77,7 +85,9 @@ fn qlinear_accuracy_on_minilm_weights() {
         let (mut err, mut scale, mut sq_err, mut sq_ref) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for i in 0..m {
             for j in 0..n {
-                let r: f64 = (0..k).map(|p| x[i * k + p] as f64 * wf[p * n + j] as f64).sum();
+                let r: f64 = (0..k)
+                    .map(|p| x[i * k + p] as f64 * wf[p * n + j] as f64)
+                    .sum();
                 let d = y[i * n + j] as f64 - r;
                 err = err.max(d.abs());
                 scale = scale.max(r.abs());
@@ -86,13 +96,23 @@ fn qlinear_accuracy_on_minilm_weights() {
             }
         }
         let (rel, rms) = (err / scale, (sq_err / sq_ref).sqrt());
-        eprintln!("{:<60} {k:>4} x {n:<4} max rel {rel:.4}  rms rel {rms:.4}", node.name);
+        eprintln!(
+            "{:<60} {k:>4} x {n:<4} max rel {rel:.4}  rms rel {rms:.4}",
+            node.name
+        );
         if rel > worst.0 {
             worst = (rel, node.name.clone());
         }
-        assert!(rel <= 0.10 && rms <= 0.025, "{}: max rel {rel}, rms rel {rms}", node.name);
+        assert!(
+            rel <= 0.10 && rms <= 0.025,
+            "{}: max rel {rel}, rms rel {rms}",
+            node.name
+        );
         layers += 1;
     }
-    eprintln!("{layers} MatMul layers, worst max relative error {:.4} ({})", worst.0, worst.1);
+    eprintln!(
+        "{layers} MatMul layers, worst max relative error {:.4} ({})",
+        worst.0, worst.1
+    );
     assert_eq!(layers, 36, "MiniLM-L6 has 6 x 6 weight MatMuls");
 }

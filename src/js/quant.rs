@@ -74,8 +74,8 @@ impl QuantMatrix {
     ) -> Result<QuantMatrix, JsError> {
         let zp = zero_points.unwrap_or_default();
         expect_len("length of b (= k * n)", b.len(), k, n).map_err(js_err)?;
-        let inner = PackedQB::from_row_major(b, k, n, weight_params(scales, &zp))
-            .map_err(js_err)?;
+        let inner =
+            PackedQB::from_row_major(b, k, n, weight_params(scales, &zp)).map_err(js_err)?;
         Ok(QuantMatrix::wrap(inner))
     }
 
@@ -89,8 +89,8 @@ impl QuantMatrix {
     ) -> Result<QuantMatrix, JsError> {
         let zp = zero_points.unwrap_or_default();
         expect_len("length of b (= k * n)", b.len(), k, n).map_err(js_err)?;
-        let inner = PackedQB::from_row_major(b, k, n, weight_params(scales, &zp))
-            .map_err(js_err)?;
+        let inner =
+            PackedQB::from_row_major(b, k, n, weight_params(scales, &zp)).map_err(js_err)?;
         Ok(QuantMatrix::wrap(inner))
     }
 
@@ -234,11 +234,7 @@ fn dynamic_product_into(b: &PackedQB, a: &[f32], m: usize, y: &mut [f32]) -> Res
     let (k, n) = (b.k(), b.n());
     expect_len("length of a (= m * k)", a.len(), m, k)?;
     expect_len("length of out (= m * n)", y.len(), m, n)?;
-    dynamic_quant_matmul(
-        MatRef::row_major(a, m, k)?,
-        b,
-        QMatMut::row_major(y, m, n)?,
-    )
+    dynamic_quant_matmul(MatRef::row_major(a, m, k)?, b, QMatMut::row_major(y, m, n)?)
 }
 
 /// A dense layer with int8 weights (JavaScript class `QLinear`): `y = act(x W + b)`, f32 in
@@ -261,8 +257,8 @@ impl JsQLinear {
         activation: &str,
     ) -> Result<JsQLinear, JsError> {
         let act = parse_activation(activation).map_err(|e| JsError::new(&e))?;
-        let inner = QLinear::new(w, in_features, out_features, bias.as_deref(), act)
-            .map_err(js_err)?;
+        let inner =
+            QLinear::new(w, in_features, out_features, bias.as_deref(), act).map_err(js_err)?;
         Ok(JsQLinear { inner })
     }
 
@@ -380,8 +376,22 @@ mod tests {
         integer_product_into(&b.inner, &[129u8, 130], 1, 128, &mut out).unwrap();
         assert_eq!(out, [7, 6]);
         let z = dynamic_product(&b.inner, &[1.0, 1.0], 1).unwrap();
-        assert!((z[0] - 2.0).abs() < 0.05 && (z[1] - 1.0).abs() < 0.05, "{z:?}");
-        let mut bench = QGemmBench::new("int8_matmul", Some(vec![129, 130]), None, 128, 1, &[1, -2, 3, 4], 2, 2, 1.0).unwrap();
+        assert!(
+            (z[0] - 2.0).abs() < 0.05 && (z[1] - 1.0).abs() < 0.05,
+            "{z:?}"
+        );
+        let mut bench = QGemmBench::new(
+            "int8_matmul",
+            Some(vec![129, 130]),
+            None,
+            128,
+            1,
+            &[1, -2, 3, 4],
+            2,
+            2,
+            1.0,
+        )
+        .unwrap();
         bench.run_once().unwrap();
         assert_eq!(bench.output(), vec![7.0, 6.0]);
     }
