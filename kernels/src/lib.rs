@@ -38,6 +38,7 @@ pub mod error;
 pub mod gemm;
 pub mod math;
 pub mod matrix;
+pub mod par;
 pub mod rows;
 pub mod simd;
 mod stream;

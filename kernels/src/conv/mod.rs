@@ -22,11 +22,11 @@ pub mod pool;
 
 use crate::epilogue::{Activation, EpilogueOp};
 use crate::error::{Error, Result};
-use crate::gemm::MIN_MACS_PER_TASK;
 use crate::gemm::{gemm_packed_par, gemm_packed_raw, PackedB, ParallelFor, Strided};
 use crate::matrix::{MatMut, MatRef};
+use crate::par::{task_count, Slots, MAX_SLOTS};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Memory order of a 4-D activation tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,67 +208,6 @@ pub struct ConvScratch {
 /// Runs the tasks one after the other on the calling thread (the single-threaded `par`).
 fn sequential(count: usize, task: &(dyn Fn(usize) + Sync)) {
     (0..count).for_each(task);
-}
-
-/// How many tasks to cut `units` independent units (`macs` multiply-adds in all) into for
-/// `threads` threads: one per unit (a thread that finishes early takes the next: load balance),
-/// but none smaller than [`MIN_MACS_PER_TASK`]. 1 means "run serially".
-fn task_count(threads: usize, units: usize, macs: usize) -> usize {
-    if threads <= 1 {
-        return 1;
-    }
-    units.min(macs / MIN_MACS_PER_TASK).max(1)
-}
-
-/// Most im2col scratch slots (one per thread; bits of [`Slots`]).
-const MAX_SLOTS: usize = 64;
-
-/// Which scratch slots running tasks hold: bit `i` set = slot `i` in use.
-struct Slots {
-    busy: AtomicU64,
-    count: usize,
-}
-
-impl Slots {
-    fn new(count: usize) -> Self {
-        debug_assert!(count <= MAX_SLOTS);
-        Self {
-            busy: AtomicU64::new(0),
-            count,
-        }
-    }
-
-    /// Claims a free slot, or `None` when all are held (a `par` running more tasks at once than
-    /// the thread count it was given).
-    fn claim(&self) -> Option<usize> {
-        let all = if self.count == 64 {
-            u64::MAX
-        } else {
-            (1u64 << self.count) - 1
-        };
-        let mut busy = self.busy.load(Ordering::Relaxed);
-        loop {
-            let free = !busy & all;
-            if free == 0 {
-                return None;
-            }
-            let i = free.trailing_zeros() as usize;
-            // Acquire: the previous holder's writes to the slot happen before ours.
-            match self.busy.compare_exchange_weak(
-                busy,
-                busy | 1 << i,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Some(i),
-                Err(now) => busy = now,
-            }
-        }
-    }
-
-    fn release(&self, i: usize) {
-        self.busy.fetch_and(!(1u64 << i), Ordering::Release);
-    }
 }
 
 /// A buffer shared by the tasks of one call. Each task touches only its own part (an output
@@ -818,31 +757,5 @@ impl Geometry {
         (ox * self.p.stride_w + kx * self.p.dilation_w)
             .checked_sub(self.p.pad_left)
             .filter(|&x| x < self.w)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_are_held_until_released() {
-        let slots = Slots::new(2);
-        let (a, b) = (slots.claim(), slots.claim());
-        assert_eq!((a, b), (Some(0), Some(1)));
-        assert_eq!(slots.claim(), None, "both held");
-        slots.release(0);
-        assert_eq!(slots.claim(), Some(0));
-        let all = Slots::new(MAX_SLOTS);
-        assert!((0..MAX_SLOTS).all(|i| all.claim() == Some(i)));
-        assert_eq!(all.claim(), None);
-    }
-
-    #[test]
-    fn tasks_are_not_split_below_the_threshold() {
-        assert_eq!(task_count(1, 100, usize::MAX), 1);
-        assert_eq!(task_count(4, 100, MIN_MACS_PER_TASK * 3), 3);
-        assert_eq!(task_count(4, 5, usize::MAX), 5);
-        assert_eq!(task_count(4, 0, 0), 1);
     }
 }
