@@ -1,14 +1,16 @@
-//! The loop nest around the int8 microkernels, and the per-call packing of A and B.
+//! The loop nest around the int8 microkernels, and the per-call packing of A.
 //!
 //! ```text
-//! M = 1: GEMV                      stream raw int8 panels of B (two at a time) from memory
+//! M = 1: GEMV                      stream the raw int8 panels of B (two at a time) from memory
 //! for i0 in rows, step MC          LOOP 3: pack an MC x K block of A (i16, minus zero points; L2)
-//!   for p in panels of B           LOOP 2: widen one K x 4 panel to i16 (minus zero points; L1)
+//!   for p in panels of B           LOOP 2: one K x 4 panel of B as i16 (pre-widened in the
+//!                                          PackedQB, or widened here when compact; L1)
 //!     for t in row tiles of 2      LOOP 1: the 2 x 4 tile streams A past the panel
-//!       tile_2x4 + epilogue        registers: 8 accumulators
+//!       tile_2x4                   registers: 8 accumulators; the tile goes to a scratch column
+//!     every 4 panels: epilogue     rows outer, 16 columns inner (whole cache lines of C)
 //! ```
-//! K is never blocked: every tile sees the whole K, so the epilogue runs once per tile on the
-//! exact sums, whatever the output type. MC keeps the packed A block near 256 KiB.
+//! K is never blocked: every tile sees the whole K, so the epilogue runs once on the exact
+//! sums, whatever the output type. MC keeps the packed A block near 256 KiB.
 use crate::epilogue::{Epilogue, MAX_BLOCKS};
 use crate::kernel::{
     gemv_2panels, relaxed_dot_is_pmaddubsw, tile_2x4, tile_2x4_relaxed, GEMV_PANELS, KB, MR, NR,
@@ -209,9 +211,8 @@ impl Problem<'_> {
         let relaxed = !gemv && self.kernel == KernelKind::Relaxed;
         let baseline = !gemv && !relaxed;
         let size = |on: bool, x: usize| if on { x } else { 0 };
-        let tiles = alloc::vec![I32x4::zero(); if gemv { 0 } else { rows * MAX_BLOCKS }];
         Ok(Scratch {
-            tiles,
+            tiles: try_vec("scratch", size(!gemv, rows * MAX_BLOCKS), I32x4::zero())?,
             a16: try_vec("scratch", size(baseline, rows.saturating_mul(kp)), 0)?,
             b16: try_vec(
                 "scratch",
