@@ -2,6 +2,7 @@
 //! ([`crate::kernels::ParallelFor`]); this module runs those tiles on rayon's pool when the
 //! `threads` feature is on, and in a plain loop otherwise. Results are bit-identical either way.
 use crate::kernels::conv::{Conv2d, ConvEpilogue, ConvScratch, TensorLayout};
+use crate::quant::{DynamicQuant, PackedQB, QMatRef, QOutput, QuantParams, Q8};
 use crate::{EpilogueOp, MatMut, MatRef, PackedB, Result};
 
 /// Set once rayon's global pool exists (on wasm32 the first use creates it, at 1 thread if
@@ -118,4 +119,49 @@ pub fn conv2d(
         threads(),
         &parallel_for,
     )
+}
+
+/// [`crate::qgemm`] (int8 A, packed int8 B) with blocks of rows over all [`threads`];
+/// bit-identical to the single-threaded call.
+///
+/// ```
+/// use wasmnn::quant::{PackedQB, QMatMut, QMatRef, QOutput, QuantParams};
+/// let b = PackedQB::from_row_major(&[1i8, -1, 2, 3], 2, 2, QuantParams::IDENTITY)?;
+/// let mut c = [0i32; 2];
+/// wasmnn::parallel::qgemm(QMatRef::row_major(&[130u8, 126], 1, 2)?,
+///     QuantParams::PerTensor { scale: 1.0, zero_point: 128 }, &b,
+///     QOutput::I32(QMatMut::row_major(&mut c, 1, 2)?))?;
+/// assert_eq!(c, [-2, -8]);
+/// # Ok::<(), wasmnn::Error>(())
+/// ```
+pub fn qgemm<A: Q8>(
+    a: QMatRef<'_, A>,
+    a_params: QuantParams<'_>,
+    b: &PackedQB,
+    out: QOutput<'_>,
+) -> Result<()> {
+    crate::quant::qgemm_par(a, a_params, b, out, threads(), &parallel_for)
+}
+
+/// [`crate::qgemm_dynamic`] (f32 A quantized on the fly) with blocks of rows over all
+/// [`threads`]; bit-identical to the single-threaded call.
+///
+/// ```
+/// use wasmnn::quant::{DynamicQuant, PackedQB, QMatMut, QOutput};
+/// use wasmnn::{Activation, MatRef};
+/// let b = PackedQB::quantize_f32(MatRef::row_major(&[1.0, 0.0, 0.0, 1.0], 2, 2)?)?;
+/// let mut y = [0.0f32; 2];
+/// wasmnn::parallel::qgemm_dynamic(MatRef::row_major(&[0.5, -1.0], 1, 2)?,
+///     DynamicQuant::PerTensor, &b, QOutput::F32 { c: QMatMut::row_major(&mut y, 1, 2)?,
+///     bias: None, activation: Activation::Identity })?;
+/// assert!((y[0] - 0.5).abs() < 0.01 && (y[1] + 1.0).abs() < 0.01);
+/// # Ok::<(), wasmnn::Error>(())
+/// ```
+pub fn qgemm_dynamic(
+    a: MatRef<'_>,
+    quant: DynamicQuant,
+    b: &PackedQB,
+    out: QOutput<'_>,
+) -> Result<()> {
+    crate::quant::qgemm_dynamic_par(a, quant, b, out, threads(), &parallel_for)
 }

@@ -1,8 +1,8 @@
 //! Threads never change a result: every parallel path (GEMM tiles, conv pixel blocks, 1x1 conv
 //! tiles, depthwise rows) gives the same bits as the single-threaded call, for any thread count.
 //!
-//! - Everywhere (native, Node, Chromium): the kernels' `*_par` entry points with a "parallel for"
-//!   that runs the tasks backwards, natively each on its own scoped thread.
+//! - Everywhere (native, Node, Chromium): the kernels' `*_par` entry points (conv, int8 GEMM)
+//!   with a "parallel for" that runs the tasks backwards, natively each on its own scoped thread.
 //! - Natively with feature `threads`: the facade (`parallel::gemm_packed`, `Linear`,
 //!   `parallel::conv2d`) inside rayon pools of 1, 2 and 4 threads.
 //!
@@ -245,6 +245,88 @@ fn conv_par_rejects_bad_input_untouched() {
     assert!(y.iter().all(|&v| v == 1.5), "output written on error");
 }
 
+/// The int8 GEMM of one case, single-threaded (`threads == 0`) or split for `threads`.
+fn int8_case(case: usize, threads: usize, par: wasmnn::kernels::ParallelFor<'_>) -> Vec<u32> {
+    use wasmnn::quant::{
+        qgemm, qgemm_dynamic, qgemm_dynamic_par, qgemm_par, DynamicQuant, PackedQB, QMatMut,
+        QMatRef, QOutput, QuantParams,
+    };
+    use wasmnn::MatRef;
+    let (m, k, n) = (131, 300, 90); // odd m (partial 2-row tile), n not a multiple of 4
+    let mut rng = Rng(case as u64 + 1);
+    let w: Vec<i8> = rng.vec(k * n).iter().map(|v| (v * 127.0) as i8).collect();
+    let b = PackedQB::from_row_major(&w, k, n, QuantParams::symmetric(0.02)).unwrap();
+    let x = rng.vec(m * k);
+    let a: Vec<u8> = x.iter().map(|v| (v * 127.0 + 128.0) as u8).collect();
+    let bias = rng.vec(n);
+    let row_scales: Vec<f32> = (0..m).map(|i| 0.01 + i as f32 * 1e-4).collect();
+    let row_zps: Vec<i32> = (0..m).map(|i| 100 + (i % 50) as i32).collect();
+    let (mut c32, mut cf) = (vec![0i32; m * n], vec![0f32; m * n]);
+    let f32_out = |c| QOutput::F32 {
+        c,
+        bias: Some(&bias),
+        activation: Activation::GeluErf,
+    };
+    let a_q = QMatRef::row_major(&a, m, k).unwrap();
+    let a_f = MatRef::row_major(&x, m, k).unwrap();
+    let per_tensor = QuantParams::PerTensor {
+        scale: 0.01,
+        zero_point: 128,
+    };
+    let per_row = QuantParams::PerChannel {
+        scales: &row_scales,
+        zero_points: &row_zps,
+    };
+    let out = if case == 0 {
+        QOutput::I32(QMatMut::row_major(&mut c32, m, n).unwrap())
+    } else {
+        f32_out(QMatMut::row_major(&mut cf, m, n).unwrap())
+    };
+    let params = if case == 0 { per_tensor } else { per_row };
+    let quant = if case == 2 {
+        DynamicQuant::PerTensor
+    } else {
+        DynamicQuant::PerRow
+    };
+    match (case < 2, threads == 0) {
+        (true, true) => qgemm(a_q, params, &b, out),
+        (true, false) => qgemm_par(a_q, params, &b, out, threads, par),
+        (false, true) => qgemm_dynamic(a_f, quant, &b, out),
+        (false, false) => qgemm_dynamic_par(a_f, quant, &b, out, threads, par),
+    }
+    .unwrap();
+    if case == 0 {
+        c32.iter().map(|&v| v as u32).collect()
+    } else {
+        cf.iter().map(|v| v.to_bits()).collect()
+    }
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn int8_row_blocks_give_identical_bits() {
+    let calls = AtomicUsize::new(0);
+    let counting = |count: usize, task: &(dyn Fn(usize) + Sync)| {
+        calls.fetch_add(1, Ordering::Relaxed);
+        backwards(count, task);
+    };
+    // i32 out; f32 out with per-row A; dynamic per tensor; dynamic per row.
+    for case in 0..4 {
+        let want = int8_case(case, 0, &backwards);
+        let before = calls.load(Ordering::Relaxed);
+        for threads in [1, 2, 3, 4, 8] {
+            let got = int8_case(case, threads, &counting);
+            assert!(
+                got == want,
+                "int8 case {case} with {threads} threads differs"
+            );
+        }
+        assert!(
+            calls.load(Ordering::Relaxed) > before,
+            "int8 case {case} never split"
+        );
+    }
+}
+
 /// Facade paths inside rayon pools of 1, 2 and 4 threads: identical to the serial kernels.
 #[cfg(all(feature = "threads", not(target_arch = "wasm32")))]
 #[test]
@@ -288,6 +370,7 @@ fn rayon_pools_give_identical_bits() {
         })
         .collect();
 
+    let int8_want: Vec<Vec<u32>> = (0..4).map(|c| int8_case(c, 0, &backwards)).collect();
     for threads in [1, 2, 4] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -317,6 +400,10 @@ fn rayon_pools_give_identical_bits() {
                 )
                 .unwrap();
                 assert!(same_bits(&y, want), "{case:?}, {threads} threads");
+            }
+            for (case, want) in int8_want.iter().enumerate() {
+                let got = int8_case(case, parallel::threads(), &parallel::parallel_for);
+                assert!(&got == want, "int8 case {case}, {threads} threads");
             }
             // The pool really runs tasks on several threads.
             let seen = Mutex::new(HashSet::new());

@@ -7,8 +7,8 @@
 //! ```
 //!
 //! One test starts a pool of 2 workers (rayon's pool is global and fixed once started), then
-//! checks that GEMM, `Linear` and every conv method tiled for 1, 2 and 4 threads give the bits of
-//! the single-threaded kernels. Node cannot run threaded wasm-bindgen tests (no Worker API).
+//! checks that GEMM, `Linear`, every conv method and the int8 GEMM split for 1, 2 and 4 threads
+//! give the bits of the single-threaded kernels. Node cannot run threaded wasm-bindgen tests (no Worker API).
 #![cfg(all(feature = "threads", feature = "js", target_arch = "wasm32"))]
 
 use std::collections::HashSet;
@@ -163,5 +163,36 @@ async fn two_workers_give_identical_bits() -> Result<(), JsValue> {
         parallel::conv2d(&conv, &mut scratch, &x, layout, 1, h, h, &mut got, &epi).unwrap();
         assert!(same_bits(&got, &want), "parallel::conv2d {layout:?}");
     }
+
+    // int8 GEMM: row blocks for 1, 2, 4 threads and the facade, exact i32 products.
+    use wasmnn::quant::{PackedQB, QMatMut, QMatRef, QOutput, QuantParams};
+    let (m, k, n) = (130, 512, 96);
+    let w: Vec<i8> = floats(&mut seed, k * n)
+        .iter()
+        .map(|v| (v * 127.0) as i8)
+        .collect();
+    let b = PackedQB::from_row_major(&w, k, n, QuantParams::IDENTITY).unwrap();
+    let a: Vec<u8> = floats(&mut seed, m * k)
+        .iter()
+        .map(|v| (v * 127.0 + 128.0) as u8)
+        .collect();
+    let a = QMatRef::row_major(&a, m, k).unwrap();
+    let p = QuantParams::PerTensor {
+        scale: 1.0,
+        zero_point: 128,
+    };
+    let mut want = vec![0i32; m * n];
+    let out = QOutput::I32(QMatMut::row_major(&mut want, m, n).unwrap());
+    wasmnn::quant::qgemm(a, p, &b, out).unwrap();
+    for threads in [1, 2, 4] {
+        let mut got = vec![i32::MIN; m * n];
+        let out = QOutput::I32(QMatMut::row_major(&mut got, m, n).unwrap());
+        wasmnn::quant::qgemm_par(a, p, &b, out, threads, &parallel::parallel_for).unwrap();
+        assert_eq!(got, want, "int8 GEMM, {threads} threads");
+    }
+    let mut got = vec![i32::MIN; m * n];
+    let out = QOutput::I32(QMatMut::row_major(&mut got, m, n).unwrap());
+    parallel::qgemm(a, p, &b, out).unwrap();
+    assert_eq!(got, want, "parallel::qgemm");
     Ok(())
 }

@@ -199,7 +199,7 @@ impl Problem<'_> {
     }
 
     /// Rows per M block, a multiple of [`MR`].
-    fn mc(&self) -> usize {
+    pub(crate) fn mc(&self) -> usize {
         self.mc.max(1).div_ceil(MR) * MR
     }
 
@@ -247,13 +247,25 @@ impl Problem<'_> {
         while i0 < self.m {
             let rows = mc.min(self.m - i0);
             // SAFETY: forwarded; rows i0..i0+rows are inside the output.
-            unsafe {
-                match self.kernel {
-                    KernelKind::Baseline => self.block_baseline(epi, s, i0, rows),
-                    KernelKind::Relaxed => self.block_relaxed(epi, s, i0, rows),
-                }
-            }
+            unsafe { self.block(epi, s, i0, rows) };
             i0 += rows;
+        }
+    }
+
+    /// The M block of rows `i0 .. i0 + rows` (`rows <= mc`) with the chosen kernel: the unit of
+    /// work of [`Problem::run`], and a task of the multi-threaded GEMM (blocks write disjoint
+    /// rows of the output).
+    ///
+    /// # Safety
+    /// As [`Problem::run`], with `m >= 2`; rows `i0 .. i0 + rows` exist; no one else writes
+    /// them during the call.
+    pub(crate) unsafe fn block(&self, epi: &Epilogue<'_>, s: &mut Scratch, i0: usize, rows: usize) {
+        // SAFETY: forwarded.
+        unsafe {
+            match self.kernel {
+                KernelKind::Baseline => self.block_baseline(epi, s, i0, rows),
+                KernelKind::Relaxed => self.block_relaxed(epi, s, i0, rows),
+            }
         }
     }
 

@@ -54,7 +54,8 @@ pub mod types;
 
 pub use epilogue::QOutput;
 pub use gemm::{
-    qgemm, qgemm_dynamic, qgemm_dynamic_with, qgemm_with, DynamicQuant, KernelChoice, QGemmOptions,
+    qgemm, qgemm_dynamic, qgemm_dynamic_par, qgemm_dynamic_with, qgemm_par, qgemm_with,
+    DynamicQuant, KernelChoice, QGemmOptions,
 };
 pub use linear::QLinear;
 pub use matrix::{QMatMut, QMatRef};
