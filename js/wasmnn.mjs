@@ -71,8 +71,8 @@ export async function load({ base, threads = 1, build } = {}) {
     await wasm.default();
   }
   if (threads > 1) {
-    if (!wasm.initThreadPool) throw new Error(`wasmnn: the ${chosen} build has no thread support`);
-    await wasm.initThreadPool(threads);
+    if (!wasm.startThreads) throw new Error(`wasmnn: the ${chosen} build has no thread support`);
+    await wasm.startThreads(threads); // throws an Error naming the cause when threads cannot start
   }
   return { wasm, build: chosen, features };
 }
