@@ -236,7 +236,9 @@ impl Op for Conv {
             residual,
         };
         let s = x.shape;
-        conv.run_with(
+        // On the thread pool when the `threads` feature is on (bit-identical results).
+        crate::parallel::conv2d(
+            conv,
             &mut self.scratch.0,
             x.f32()?,
             TensorLayout::Nchw,
