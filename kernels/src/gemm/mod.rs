@@ -132,25 +132,7 @@ pub fn gemm_packed_par(
     let rows_per = row_units.div_ceil(tr) * kernel::MR;
     let cols_per = col_units.div_ceil(tc) * kernel::NR;
     let (tr, tc) = (m.div_ceil(rows_per), n.div_ceil(cols_per));
-    let problem = driver::Problem {
-        m,
-        n,
-        k,
-        alpha,
-        beta,
-        a: Strided {
-            ptr: a.data().as_ptr(),
-            rs: a.row_stride(),
-            cs: a.col_stride(),
-        },
-        b,
-        c: Strided {
-            ptr: c.as_mut_ptr(),
-            rs: c.row_stride(),
-            cs: c.col_stride(),
-        },
-        ops,
-    };
+    let problem = problem(alpha, &a, b, beta, &mut c, ops);
     let shared = SharedProblem(&problem);
     let task = move |t: usize| {
         let shared = &shared;
@@ -234,9 +216,25 @@ pub fn gemm_packed_with(
         });
     }
     let (m, n) = (c.rows(), c.cols());
-    let problem = driver::Problem {
-        m,
-        n,
+    let problem = problem(alpha, &a, b, beta, &mut c, ops);
+    // SAFETY: shapes checked above; MatRef / MatMut validated their strides against their
+    // slices; C is exclusively borrowed and non-overlapping; ops validated for m x n.
+    unsafe { driver::run(&problem, 0..m, 0..n, blocking) };
+    Ok(())
+}
+
+/// The raw parts of a validated call (shapes and epilogue checked by the caller).
+fn problem<'a>(
+    alpha: f32,
+    a: &MatRef<'a>,
+    b: &'a PackedB,
+    beta: f32,
+    c: &mut MatMut<'_>,
+    ops: &'a [EpilogueOp<'a>],
+) -> driver::Problem<'a> {
+    driver::Problem {
+        m: c.rows(),
+        n: c.cols(),
         k: b.k(),
         alpha,
         beta,
@@ -252,11 +250,7 @@ pub fn gemm_packed_with(
             cs: c.col_stride(),
         },
         ops,
-    };
-    // SAFETY: shapes checked above; MatRef / MatMut validated their strides against their
-    // slices; C is exclusively borrowed and non-overlapping; ops validated for m x n.
-    unsafe { driver::run(&problem, 0..m, 0..n, blocking) };
-    Ok(())
+    }
 }
 
 fn check_shapes(a: &MatRef<'_>, k: usize, n: usize, c: &MatMut<'_>) -> Result<()> {
