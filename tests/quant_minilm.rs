@@ -1,5 +1,5 @@
 //! Accuracy of the int8 `QLinear` on real weights: every MatMul of MiniLM-L6-v2 with constant
-//! weights (`/work/shared/models/minilm-l6-v2/model.onnx`, 36 layers: Q, K, V, attention output,
+//! weights (`../shared/models/minilm-l6-v2/model.onnx`, 36 layers: Q, K, V, attention output,
 //! FFN up and down), quantized per output column, on realistic inputs (the model's own final
 //! hidden states for a 384-wide input, GELU of unit normals for the 1536-wide FFN input), against
 //! an f64 reference. Native only (it reads the model file); skipped when the file is absent.
@@ -13,8 +13,14 @@
 use wasmnn::graph::onnx::import;
 use wasmnn::{Activation, QLinear};
 
-const MODEL: &str = "/work/shared/models/minilm-l6-v2/model.onnx";
-const HIDDEN: &str = "/work/shared/models/minilm-l6-v2/reference_last_hidden_sentence0.npy";
+const MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/models/minilm-l6-v2/model.onnx"
+);
+const HIDDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/models/minilm-l6-v2/reference_last_hidden_sentence0.npy"
+);
 
 /// The f32 payload of a little-endian `.npy` file.
 fn npy_f32(bytes: &[u8]) -> Vec<f32> {
