@@ -8,9 +8,8 @@
 use crate::epilogue::EpilogueOp;
 use crate::error::{Error, Result};
 use crate::gemm::{gemm_packed, PackedB};
-use crate::math;
 use crate::matrix::{MatMut, MatRef};
-use crate::simd::F32x4;
+use crate::rows::softmax_inplace;
 use alloc::vec::Vec;
 
 /// Query rows per block: a 64 x seq_k score tile stays in L2 for sequences up to a few thousand.
@@ -204,7 +203,13 @@ pub fn attention(
                 } else {
                     s.seq_k
                 };
-                softmax_prefix(row, visible);
+                // Causally hidden keys get weight 0; the visible prefix is a stable row
+                // softmax (a fully masked row gives zeros, see `rows::softmax`).
+                let (live, hidden) = row.split_at_mut(visible);
+                hidden.fill(0.0);
+                if !live.is_empty() {
+                    softmax_inplace(live, live.len())?;
+                }
             }
             let ob = MatMut::new(
                 &mut oh[i0 * s.value_dim..],
@@ -233,35 +238,4 @@ fn repack<'a>(slot: &'a mut Option<PackedB>, b: MatRef<'_>, kc: usize) -> Result
         None => *slot = Some(PackedB::with_kc(b, kc)?),
     }
     Ok(slot.as_ref().expect("set above"))
-}
-
-/// Stable softmax of `row[..visible]` in place; `row[visible..]` (causally hidden) becomes 0.
-/// A row with no finite score becomes all zeros.
-fn softmax_prefix(row: &mut [f32], visible: usize) {
-    let (live, hidden) = row.split_at_mut(visible);
-    hidden.fill(0.0);
-    let max = live
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
-    if max == f32::NEG_INFINITY {
-        live.fill(0.0); // every key masked out (NaN scores never become the max and propagate)
-        return;
-    }
-    let m = F32x4::splat(max);
-    let mut sum = F32x4::zero();
-    let mut chunks = live.chunks_exact_mut(4);
-    for c in &mut chunks {
-        let e = math::exp(F32x4::from_array([c[0], c[1], c[2], c[3]]).sub(m));
-        sum = sum.add(e);
-        c.copy_from_slice(&e.to_array());
-    }
-    let mut tail = 0.0;
-    for x in chunks.into_remainder() {
-        *x = math::exp(F32x4::splat(*x - max)).lane(0);
-        tail += *x;
-    }
-    let inv = 1.0 / (sum.reduce_add() + tail);
-    for x in live.iter_mut() {
-        *x *= inv;
-    }
 }
