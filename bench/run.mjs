@@ -13,13 +13,13 @@
 // One JSON record per line on stdout, logs and a summary table on stderr.
 // Exit status: 0 ok, 1 if a record has check "FAIL" or an error, 2 on a usage error.
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OPS, parseCase } from './src/cases.mjs';
 import { ensureRelaxedSimd, loadPkgNode, wasmPathOf } from './src/node.mjs';
 import { runBench } from './src/runner.mjs';
+import { serve } from './src/serve.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUILDS = ['simd128', 'relaxed', 'threads', 'relaxed-threads'];
@@ -68,32 +68,16 @@ function parseArgs(argv) {
   return { ...o, envs, ops, shapes, threadList, pkg };
 }
 
-// ---- Chromium: a static server with COOP/COEP (cross-origin isolation: 5 us timer, threads later).
+// ---- Chromium: pages from a static server with COOP/COEP (src/serve.mjs).
 // Serves browser/ and src/ of this folder, and the package directory under /pkg/<dirname>/.
-function serve(pkgDir) {
-  const roots = { browser: path.join(HERE, 'browser'), src: path.join(HERE, 'src'), [`pkg/${path.basename(pkgDir)}`]: pkgDir };
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
-  const server = http.createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
-    const top = Object.keys(roots).find((k) => rel.startsWith(`/${k}/`));
-    const root = top && roots[top];
-    const file = root && path.join(root, rel.slice(top.length + 2));
-    const inside = file && file.startsWith(root + path.sep);
-    if (req.method !== 'GET' || !inside || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': types[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store',
-      'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+function servePages(pkgDir) {
+  return serve({ browser: path.join(HERE, 'browser'), src: path.join(HERE, 'src'), [`pkg/${path.basename(pkgDir)}`]: pkgDir });
 }
 
 async function runChromium(args, onRecord) {
   const { chromium } = await import('playwright-core');
   const pkgDir = path.dirname(args.pkg);
-  const server = await serve(pkgDir);
+  const server = await servePages(pkgDir);
   const origin = `http://127.0.0.1:${server.address().port}`;
   const pkgBase = `${origin}/pkg/${encodeURIComponent(path.basename(pkgDir))}`;
   const browser = await chromium.launch({ executablePath: args.chromium, headless: true, args: CHROMIUM_ARGS });
