@@ -16,6 +16,8 @@
 //! | [`exec`] | the executor ([`Session`]) |
 //! | [`model`] | [`Model`]: load, compile (cached per input shapes), run |
 //! | [`tokenizer`] | BERT WordPiece tokenizer |
+//! | [`safetensors`] | reading `.safetensors` checkpoints |
+//! | [`bert`] | a BERT sentence encoder built from a safetensors checkpoint |
 //!
 //! ```
 //! use wasmnn::graph::{Attr, DType, GraphBuilder, Model, Tensor, TensorType};
@@ -29,6 +31,7 @@
 //! assert_eq!(y[0].as_f32().unwrap(), &[2.0, 4.0, 6.0]);
 //! # Ok::<(), wasmnn::graph::GraphError>(())
 //! ```
+pub mod bert;
 pub mod builder;
 pub mod error;
 pub mod exec;
@@ -38,6 +41,7 @@ pub mod onnx;
 pub(crate) mod ops;
 pub(crate) mod passes;
 pub(crate) mod plan;
+pub mod safetensors;
 pub(crate) mod shape;
 pub mod tensor;
 pub mod tokenizer;
