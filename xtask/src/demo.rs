@@ -3,18 +3,29 @@
 //! text-line image through the MobileNetV3 classifier, on `../shared/models`), then
 //! `bench/demo.mjs` (GEMM correctness and speed against a naive JavaScript loop).
 //! Extra arguments are sentences for the pipeline.
+//!
+//! `--browser` runs the same pipeline in the demo web page `js/demo/` instead, in headless
+//! Chromium (`bench/pipeline-browser.mjs`), and prints the page's results as the same table;
+//! `--serve` then keeps serving the page for a browser of your own, `--threads N` loads the
+//! threads build (nightly) with N threads. `--models DIR` names the models directory.
+use std::path::{Path, PathBuf};
+
 use crate::bench::{build_pkg, Build};
 use crate::setup::{self, Needs};
-use crate::util::{fail, root, Args, Cmd, Result};
+use crate::util::{fail, log, root, usage_error, Args, Cmd, Result};
 
 pub fn main(args: &[String]) -> Result {
     let mut args = Args::new(args);
     let browser = args.flag("--browser");
+    let serve = args.flag("--serve");
+    let threads = args.value("--threads")?;
+    let models = models_dir(args.value("--models")?);
     let sentences = args.positional()?;
     if browser {
-        return Err(fail(
-            "`cargo xtask demo --browser` is not available yet; run `cargo xtask demo` (Node)",
-        ));
+        return browser_demo(models.as_deref(), threads.as_deref(), serve, &sentences);
+    }
+    if serve || threads.is_some() {
+        return Err(usage_error("--serve and --threads go with --browser"));
     }
     setup::run(Needs {
         wasm: true,
@@ -29,8 +40,7 @@ pub fn main(args: &[String]) -> Result {
              is not written yet"
         )));
     }
-    let models = root().join("../shared/models");
-    if models.join("minilm-l6-v2/model.onnx").exists() {
+    if let Some(models) = &models {
         Cmd::new("node")
             .args(["bench/pipeline.mjs", "--pkg", &pkg, "--models"])
             .arg(models.to_string_lossy())
@@ -45,4 +55,81 @@ pub fn main(args: &[String]) -> Result {
     Cmd::new("node")
         .args(["bench/demo.mjs", "--pkg", &pkg])
         .run()
+}
+
+/// The models directory: `--models DIR` if given, else the first of `../shared/models` and
+/// `target/models` that holds both models.
+pub fn models_dir(explicit: Option<String>) -> Option<PathBuf> {
+    let has_models = |dir: &Path| {
+        ["minilm-l6-v2/model.onnx", "mobilenetv3-textdir/model.onnx"]
+            .iter()
+            .all(|f| dir.join(f).is_file())
+    };
+    match explicit {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => [
+            root().join("../shared/models"),
+            root().join("target/models"),
+        ]
+        .into_iter()
+        .find(|d| has_models(d)),
+    }
+}
+
+/// The demo page in headless Chromium. Builds every artefact the page's loader may pick in
+/// Chromium (relaxed; simd128 for other browsers), or the threads build for `--threads N > 1`.
+fn browser_demo(
+    models: Option<&Path>,
+    threads: Option<&str>,
+    serve: bool,
+    sentences: &[String],
+) -> Result {
+    let Some(models) = models else {
+        return Err(fail(
+            "demo --browser: no models found in ../shared/models or target/models; pass \
+             --models DIR",
+        ));
+    };
+    let threads = threads.unwrap_or("1");
+    let threaded = match threads.parse::<usize>() {
+        Ok(n) if n >= 1 => n > 1,
+        _ => {
+            return Err(fail(format!(
+                "--threads takes a count >= 1, not `{threads}`"
+            )))
+        }
+    };
+    let tools = setup::run(Needs {
+        wasm: true,
+        node: true,
+        bench_npm: true,
+        browser: true,
+        nightly: threaded,
+        ..Needs::default()
+    })?;
+    let chromium = tools
+        .chromium
+        .ok_or_else(|| fail("demo --browser needs Chromium (see the setup messages above)"))?;
+    let builds: &[Build] = if threaded {
+        &[Build::Threads]
+    } else {
+        &[Build::Relaxed, Build::Simd128]
+    };
+    for &build in builds {
+        build_pkg(build)?;
+    }
+    log("demo: the page runs in headless Chromium; its results follow");
+    let mut node = Cmd::new("node")
+        .args([
+            "bench/pipeline-browser.mjs",
+            "--threads",
+            threads,
+            "--models",
+        ])
+        .arg(models.to_string_lossy())
+        .env("CHROMIUM_PATH", chromium.to_string_lossy());
+    if serve {
+        node = node.arg("--serve");
+    }
+    node.args(sentences.iter().map(String::as_str)).run()
 }

@@ -25,7 +25,10 @@ commands:
         [--build simd128|relaxed|threads|relaxed-threads|all] [--quick] [--peers] [--out FILE]
                       release wasm build + bench/run.mjs; JSON lines on stdout; a thread count
                       > 1 selects the threads build (bench/pkg-threads, nightly)
-  demo                release wasm build + bench/demo.mjs (GEMM vs naive JS) in Node";
+  demo [--models DIR] [--browser [--serve] [--threads N]] [SENTENCE ...]
+                      release wasm build + the pipeline demo (bench/pipeline.mjs) and
+                      bench/demo.mjs (GEMM vs naive JS) in Node; --browser: the pipeline in the
+                      demo page js/demo/ in headless Chromium, --serve keeps serving the page";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

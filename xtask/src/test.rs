@@ -70,7 +70,8 @@ impl Stage {
                 "wasm32 threads build (nightly, shared memory) on 2 workers in headless Chromium"
             }
             Stage::Bench => {
-                "smoke benchmark (bench/run.mjs, verified) + JS smoke test (js/smoke.mjs)"
+                "smoke benchmark (bench/run.mjs, verified) + JS smoke test (js/smoke.mjs) + \
+                 demo page in headless Chromium (js/demo, checked against the references)"
             }
         }
     }
@@ -236,9 +237,36 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
             // The built package through the JS loader, as a web developer would use it.
             Cmd::new("node")
                 .args(["js/smoke.mjs", "--base", "bench/", "--build", "simd128"])
-                .run()
+                .run()?;
+            demo_page(tools)
         }
     }
+}
+
+/// The demo page (js/demo/) in headless Chromium on the simd128 package just built: its cosine
+/// table must match the MiniLM reference and its classifier probabilities the Node run, within
+/// 1e-4 (`bench/pipeline-browser.mjs --check`; about 6 s). Skipped, with a message, without the
+/// models or without Chromium.
+fn demo_page(tools: &Tools) -> Result {
+    let Some(models) = crate::demo::models_dir(None) else {
+        log("==> demo page: SKIPPED: ../shared/models not found");
+        return Ok(());
+    };
+    let Some(chromium) = &tools.chromium else {
+        log("==> demo page: SKIPPED: Chromium not found (see the setup messages)");
+        return Ok(());
+    };
+    Cmd::new("node")
+        .args([
+            "bench/pipeline-browser.mjs",
+            "--check",
+            "--build",
+            "simd128",
+        ])
+        .arg("--models")
+        .arg(models.to_string_lossy())
+        .env("CHROMIUM_PATH", chromium.to_string_lossy())
+        .run()
 }
 
 /// `cargo test --target wasm32-unknown-unknown -p wasmnn-kernels -p wasmnn -p wasmnn-arena`, in
