@@ -3,7 +3,8 @@
 //   node bench/compare.mjs results.jsonl [more.jsonl ...] > table.md
 // One row per (env, op, shape, threads); columns: wasmnn per build, each peer, and for each
 // wasmnn build the ratio to the faster peer (> 1 means wasmnn is faster). Rates are GFLOP/s
-// (int8: GOP/s) or GB/s, from the median time of each record.
+// (int8: GOP/s) or GB/s, from the median time of each record; whole models (op model) have no
+// FLOP count: their rate is calls/s (1000 / median ms), and int8-weight runs get their own column.
 import fs from 'node:fs';
 
 const args = process.argv.slice(2);
@@ -18,9 +19,10 @@ const records = files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n'))
   .filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
   .filter((r) => r.median_ms != null && r.op !== 'overhead');
 
-const col = (r) => (r.peer === 'wasmnn' ? `wasmnn ${r.build}` : r.peer);
-const rate = (r) => (r.gflops != null ? r.gflops : r.gbps);
-const unit = (op) => (op === 'softmax' || op === 'layernorm' ? 'GB/s' : op.startsWith('int8') ? 'GOP/s' : 'GFLOP/s');
+const col = (r) => (r.peer === 'wasmnn' ? `wasmnn ${r.build}${r.weights === 'int8' ? ' int8' : ''}` : r.peer);
+const rate = (r) => r.gflops ?? r.gbps ?? (r.op === 'model' ? 1000 / r.median_ms : null);
+const unit = (op) => (op === 'softmax' || op === 'layernorm' ? 'GB/s' : op.startsWith('int8') ? 'GOP/s'
+  : op === 'model' ? 'calls/s' : 'GFLOP/s');
 const cols = [...new Set(records.map(col))].sort((a, b) => (a.startsWith('wasmnn') ? -1 : 1) - (b.startsWith('wasmnn') ? -1 : 1) || a.localeCompare(b));
 const ourCols = cols.filter((c) => c.startsWith('wasmnn'));
 const keyOf = (r) => `${r.env}|${r.threads}|${r.op}|${r.shape}`;

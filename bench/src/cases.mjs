@@ -2,13 +2,15 @@
 //
 // The case list, the shape grammar, the input generator (mulberry32, seed 1234, same draw order)
 // and the check rule are those of the peer benchmarks (../shared/peers/src/cases.mjs), so that a
-// wasmnn record and a peer record of the same op/shape compare like for like.
+// wasmnn record and a peer record of the same op/shape compare like for like. Op `model` (whole
+// ONNX models, end to end) is ours: see models.mjs.
+import { MODEL_SHAPES, parseModelCase } from './models.mjs';
 
 /** Cases whose reference costs more than this many FLOP are timed but not verified. */
 export const VERIFY_MAX_FLOPS = 7e8;
 
 /** Ops of the case list, in order. Ops wasmnn does not implement yet produce `skipped` records. */
-export const OPS = ['overhead', 'matmul', 'conv', 'softmax', 'layernorm', 'int8_matmul', 'int8_dyn', 'fused'];
+export const OPS = ['overhead', 'matmul', 'conv', 'softmax', 'layernorm', 'int8_matmul', 'int8_dyn', 'fused', 'model'];
 
 function matmulCase(M, K, N, extra = {}) {
   return { op: 'matmul', shape: `${M}x${K}x${N}`, M, K, N, flops: 2 * M * K * N, ...extra };
@@ -44,6 +46,7 @@ export const CASES = [
   ...FUSED_VARIANTS.map(([act, opt]) => matmulCase(128, 768, 3072, {
     op: 'fused', act, opt, shape: `128x768x3072 ${act}${opt === 'disabled' ? ' [opt off]' : ''}`,
   })),
+  ...MODEL_SHAPES.map(parseModelCase),
 ];
 
 /**
@@ -88,6 +91,8 @@ export function parseCase(op, shape) {
       const [R, C] = dims(shape, 2);
       return rowsCase(op, R, C);
     }
+    case 'model':
+      return parseModelCase(shape);
     default:
       return bad();
   }
@@ -220,7 +225,8 @@ export function reference(c, d) {
 
 /**
  * max|out - ref| / max|ref| <= 1e-3 -> "ok", else "FAIL" (int8_matmul: exact match;
- * int8_dyn: <= 0.05, as the activations are quantized). A length mismatch always fails.
+ * int8_dyn: <= 0.05, as the activations are quantized; model: max|out - ORT-web's out| <= 1e-3,
+ * absolute). A length mismatch always fails.
  */
 export function check(c, out, ref) {
   let err = out.length === ref.length ? 0 : Infinity, scale = 1e-30;
@@ -230,7 +236,7 @@ export function check(c, out, ref) {
     scale = Math.max(scale, Math.abs(ref[i]));
   }
   const exact = c.op === 'int8_matmul';
-  const rel = exact ? err : err / scale;
+  const rel = exact || c.op === 'model' ? err : err / scale;
   const tol = exact ? 0 : c.op === 'int8_dyn' ? 0.05 : 1e-3;
   return { check: rel <= tol ? 'ok' : 'FAIL', max_err: Number(rel.toPrecision(3)) };
 }

@@ -2,6 +2,7 @@
 // Chromium (in a dedicated module Worker started by browser/index.html). Records follow the peer
 // benchmarks' schema (../shared/peers/README.md), with peer "wasmnn" plus `build` and `kernel_ms`.
 import { CASES, VERIFY_MAX_FLOPS, check, makeInputs, parseCase, reference } from './cases.mjs';
+import { MODEL_ADAPTER, modelInputs } from './models.mjs';
 
 /** The fixed cases of `ops` (default matmul), or `shapes` parsed for each op. */
 export function selectCases({ ops, quick, shapes }) {
@@ -105,6 +106,8 @@ const ADAPTERS = {
     },
     kernel: (w, c, d) => new w.QGemmBench('int8_dyn', undefined, d.A, 0, c.M, d.Bq, c.K, c.N, d.bScale),
   },
+  // Whole ONNX models through the graph runner (models.mjs); checked against ORT-web's output.
+  model: MODEL_ADAPTER,
 };
 
 /** The timed call of a rows op: `run(out)` fills `out`, or returns a new array when `out` is null. */
@@ -121,8 +124,9 @@ function transposeCHW(x, rows, cols) {
   return y;
 }
 
-function skipReason(c) {
+function skipReason(c, opts) {
   if (!ADAPTERS[c.op]) return 'not implemented yet in wasmnn';
+  if (c.op === 'model' && opts.modelsMissing) return opts.modelsMissing;
   if (c.opt === 'disabled') return 'ORT-only variant (graph optimizations off)';
   return null;
 }
@@ -151,7 +155,8 @@ async function startThreads(wasm, threads) {
 
 /**
  * opts: {env, build, threads, ops, shapes, quick, engine?, extra?,
- *        load: async () => ({wasm: initialised pkg namespace, binary: string}), emit(record)}
+ *        load: async () => ({wasm: initialised pkg namespace, binary: string}), emit(record),
+ *        model cases: readModel(relPath, 'bytes'|'text'), modelRefs {shape: ORT output}, modelsMissing?, weights?}
  */
 export async function runBench(opts) {
   const { env, build, threads, emit } = opts;
@@ -183,15 +188,16 @@ export async function runBench(opts) {
   const budget = opts.quick ? 200 : 1000;
   for (const c of selectCases(opts)) {
     const rec = { ...base, op: c.op, shape: c.shape };
-    const skip = skipReason(c);
+    const skip = skipReason(c, opts);
     if (skip) { emit({ ...rec, skipped: skip, ...extra }); continue; }
     const adapter = ADAPTERS[c.op];
     let call, bench;
     try {
-      const d = makeInputs(c);
-      const ref = (c.flops ?? 0) <= VERIFY_MAX_FLOPS ? reference(c, d) : null;
+      const model = c.op === 'model'; // model files come through opts.readModel, the reference from ORT-web
+      const d = model ? await modelInputs(c, opts.readModel) : makeInputs(c);
+      const ref = model ? (opts.modelRefs?.[c.shape] ?? null) : (c.flops ?? 0) <= VERIFY_MAX_FLOPS ? reference(c, d) : null;
       // Public API: one call = copy in, run, copy out; weights packed once, outside the timing.
-      call = adapter.call(wasm, c, d);
+      call = adapter.call(wasm, c, d, opts);
       const verified = ref ? check(c, (call.fix ?? ((y) => y))(call.run()), ref) : {};
       let sink = null;
       const t = measure((n) => { for (let i = 0; i < n; i++) sink = call.run(); }, budget);

@@ -1,6 +1,7 @@
 // Dedicated module Worker of browser/index.html: loads the wasmnn package, runs the shared runner
 // and posts each record back to the page. A worker keeps the page's main thread free and is where
 // the threaded build will have to run (the main thread cannot block).
+import { fetchModelFile } from './models.mjs';
 import { runBench } from './runner.mjs';
 
 // The .wasm file(s) this worker really fetched, as "<dir>/<file>".
@@ -13,6 +14,7 @@ self.onmessage = async ({ data: o }) => {
       ...o,
       env: 'chromium',
       extra: { cross_origin_isolated: self.crossOriginIsolated },
+      readModel: fetchModelFile('/models'),
       load: async () => {
         const wasm = await import(o.pkgUrl);
         await wasm.default({ module_or_path: o.wasmUrl });

@@ -1,5 +1,7 @@
-//! `cargo xtask bench`: builds the release wasm package(s), then runs `bench/run.mjs` (our
-//! kernels) and optionally the peers' harness (`../shared/peers`) on the same cases.
+//! `cargo xtask bench`: builds the release wasm package(s), then runs `bench/run.mjs` once for
+//! all of them: our kernels and, with `--peers`, ORT-web and tfjs-wasm (pinned devDependencies
+//! of bench/) on the same cases in the same engine. `--peers-from-shared` also runs the
+//! reference harness of `../shared/peers`, as a cross-check.
 //!
 //! Every JSON line goes to stdout (and to `--out FILE`); everything else goes to stderr.
 use std::fs;
@@ -23,7 +25,8 @@ const RELAXED_THREADS_TARGET_DIR: &str = "target/relaxed-threads";
 const USAGE: &str =
     "cargo xtask bench [--env node|chromium] [--op matmul,...] [--shape \"S1;S2\"] \
                      [--threads 1[,2]] [--build simd128|relaxed|threads|relaxed-threads|all] \
-                     [--quick] [--peers] [--out FILE]
+                     [--quick] [--peers] [--peers-from-shared] [--out FILE]
+  --op model --shape \"minilm-seq14;minilm-seq128;mobilenetv3-textdir\": whole models (../shared/models)
   --threads with a count > 1 selects the threads flavour of each build (bench/pkg-threads: \
 nightly build-std + shared memory), which then runs every listed count, 1 included";
 
@@ -136,6 +139,7 @@ pub struct Opts {
     builds: Vec<Build>,
     quick: bool,
     peers: bool,
+    peers_from_shared: bool,
     out: Option<PathBuf>,
 }
 
@@ -194,6 +198,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         builds,
         quick: a.flag("--quick"),
         peers: a.flag("--peers"),
+        peers_from_shared: a.flag("--peers-from-shared"),
         out: a.value("--out")?.map(PathBuf::from),
     };
     a.finish()
@@ -235,17 +240,22 @@ pub fn run(opts: &Opts) -> Result {
     })?;
     let mut sink = JsonSink::new(opts.out.as_deref())?;
     for &build in &opts.builds {
-        let pkg = build_pkg(build)?;
-        let mut node = Cmd::new("node");
-        if build.relaxed() && opts.env == "node" {
-            node = node.arg(NODE_RELAXED_FLAG);
-        }
-        node.args(["bench/run.mjs", "--env", &opts.env])
-            .args(["--build", build.name(), "--pkg", &pkg])
-            .args(case_args(opts, None))
-            .run_lines(|line| sink.line(line))?;
+        build_pkg(build)?;
     }
-    if opts.peers {
+    // One run for every build (and the peers): one browser, a fresh page or Node process per
+    // (peer, threads, build); run.mjs adds V8's relaxed-SIMD flag to the children that need it.
+    let builds: Vec<&str> = opts.builds.iter().map(|b| b.name()).collect();
+    let peers = if opts.peers {
+        "wasmnn,ort-web,tfjs-wasm"
+    } else {
+        "wasmnn"
+    };
+    Cmd::new("node")
+        .args(["bench/run.mjs", "--env", &opts.env])
+        .args(["--build", &builds.join(","), "--peer", peers])
+        .args(case_args(opts, None))
+        .run_lines(|line| sink.line(line))?;
+    if opts.peers_from_shared {
         run_peers(opts, &mut sink)?;
     }
     match &opts.out {
@@ -259,8 +269,9 @@ pub fn run(opts: &Opts) -> Result {
     Ok(())
 }
 
-/// The peers' harness (onnxruntime-web, tfjs-wasm) lives in `../shared/peers` (maybe read-only):
-/// it is synced into `target/peers`, `npm ci`'d there, and run on the same cases.
+/// Cross-check only (`--peers-from-shared`): the reference harness of the peers lives in
+/// `../shared/peers` (maybe read-only): it is synced into `target/peers`, `npm ci`'d there, and
+/// run on the same cases.
 fn run_peers(opts: &Opts, sink: &mut JsonSink) -> Result {
     let src = root().join("../shared/peers");
     if !src.join("bench.mjs").exists() {
@@ -349,5 +360,13 @@ mod tests {
         assert!(parse(&strings(&["--threads", "0"])).is_err());
         assert!(parse(&strings(&["--threads", "two"])).is_err());
         assert!(parse(&strings(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn peers_flags() {
+        let opts = parse(&strings(&["--peers"])).unwrap();
+        assert!(opts.peers && !opts.peers_from_shared);
+        let opts = parse(&strings(&["--peers-from-shared"])).unwrap();
+        assert!(!opts.peers && opts.peers_from_shared);
     }
 }

@@ -207,7 +207,11 @@ fn bench_npm() -> Result {
         log("setup: bench/package.json not present yet: no npm dependencies to install");
         return Ok(());
     }
-    if bench.join("node_modules").is_dir() {
+    // npm writes node_modules/.package-lock.json last: older than package-lock.json means the
+    // pinned dependencies changed since the last install (e.g. the peers were added).
+    let modified = |p: &str| fs::metadata(bench.join(p)).and_then(|m| m.modified()).ok();
+    let installed = modified("node_modules/.package-lock.json");
+    if bench.join("node_modules").is_dir() && installed >= modified("package-lock.json") {
         log("setup: bench/node_modules: ok");
         return Ok(());
     }
@@ -221,7 +225,7 @@ fn bench_npm() -> Result {
     } else {
         "install"
     };
-    log("setup: bench/node_modules missing: installing");
+    log("setup: bench/node_modules missing or stale: installing");
     Cmd::new("npm")
         .args([subcommand, "--no-audit", "--no-fund"])
         .dir("bench")
