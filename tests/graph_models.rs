@@ -353,6 +353,7 @@ fn mutated_real_models_never_panic() {
                 max_tensor_bytes: 1 << 24,
                 max_arena_bytes: 1 << 26,
                 fuse: next() % 2 == 0,
+                ..Options::default()
             };
             if let Ok(m) = Model::from_graph(g) {
                 if let Ok(mut s) = m.with_options(limits).session(&specs) {

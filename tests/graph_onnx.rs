@@ -173,6 +173,7 @@ fn mutated_files_never_panic() {
         max_tensor_bytes: 1 << 16,
         max_arena_bytes: 1 << 20,
         fuse: true,
+        ..Options::default()
     };
     for _ in 0..2000 {
         let mut bytes = base.clone();

@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
         max_tensor_bytes: 1 << 20,
         max_arena_bytes: 16 << 20,
         fuse: true,
+        ..Options::default()
     });
     let Ok(mut session) = model.session(&specs) else {
         return;

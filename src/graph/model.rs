@@ -16,6 +16,8 @@ use super::typed::TensorSpec;
 /// use wasmnn::graph::Options;
 /// let small = Options { max_tensor_bytes: 1 << 20, fuse: false, ..Options::default() };
 /// assert_eq!(small.max_arena_bytes, Options::default().max_arena_bytes);
+/// let int8 = Options { quantize_weights: true, ..Options::default() };
+/// assert!(int8.fuse);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -25,6 +27,11 @@ pub struct Options {
     pub max_arena_bytes: usize,
     /// Run the fusion passes (default on). Off, each ONNX node runs as its own operator.
     pub fuse: bool,
+    /// Quantize weights to int8 (default off): `MatMul` / `Linear` by a constant matrix and
+    /// pointwise `Conv`, symmetric per output channel, with activations quantized per row on
+    /// the fly. Faster and 4x smaller weights, at a small accuracy cost (MiniLM: cosine >= 0.999
+    /// to the f32 embeddings).
+    pub quantize_weights: bool,
 }
 
 impl Default for Options {
@@ -33,6 +40,7 @@ impl Default for Options {
             max_tensor_bytes: 1 << 30,
             max_arena_bytes: if usize::BITS > 32 { 1 << 31 } else { 1 << 30 },
             fuse: true,
+            quantize_weights: false,
         }
     }
 }
@@ -122,8 +130,11 @@ impl Model {
         let mut typed = shape::specialize(&self.graph, &self.ops, inputs, o.max_tensor_bytes)?;
         passes::dce::run(&mut typed);
         if o.fuse {
-            passes::fuse::run(&mut typed, &self.weights)?;
+            passes::fuse::run(&mut typed, &self.weights, o.quantize_weights)?;
             passes::dce::run(&mut typed);
+        }
+        if o.quantize_weights {
+            passes::quantize::run(&mut typed, &self.weights)?;
         }
         passes::prepare::run(&mut typed)?;
         Session::new(plan::plan(typed, o.max_arena_bytes)?)

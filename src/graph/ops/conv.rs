@@ -2,12 +2,21 @@
 //! on the kernels' [`Conv2d`], with bias and an activation fused into its epilogue.
 //!
 //! Filters are packed once in `prepare` when they are constant (always, in exported models).
+//!
+//! With int8 weights requested ([`Conv::int8`]), pointwise convolutions (1x1, stride 1, no
+//! padding, one group: most of a MobileNet's arithmetic) run as an int8 GEMM straight on the
+//! NCHW data: per image, `Y^T (HW x Cout) = X^T (HW x Cin) W^T (Cin x Cout)`, both transposes
+//! being strided views, so nothing is copied. The weights are quantized per output channel
+//! (symmetric) and each pixel's channel vector per row on the fly. Other convolutions
+//! (depthwise, k x k) stay f32: their weights are few and their error would add up.
+use super::fused::add_assign;
 use super::{arity, input, op_common, optional, Attrs, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
 use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
-use crate::Activation;
+use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput};
+use crate::{Activation, MatRef};
 
 /// How padding is chosen (ONNX `auto_pad`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +128,11 @@ pub(crate) struct Conv {
     pub groups: usize,
     /// Applied after the bias (set by the Conv+activation fusion).
     pub activation: Activation,
+    /// Quantize the weights to int8 where that is supported (pointwise convolutions).
+    pub int8: bool,
     prepared: Option<Conv2d>,
+    /// The int8 weights (`Cin x Cout`), when `int8` is set and the convolution is pointwise.
+    quantized: Option<PackedQB>,
     scratch: ConvScratchCell,
 }
 
@@ -142,7 +155,9 @@ pub(crate) fn create(a: &mut Attrs<'_>) -> Result<Box<dyn Op>> {
         window,
         groups: groups as usize,
         activation: Activation::Identity,
+        int8: false,
         prepared: None,
+        quantized: None,
         scratch: ConvScratchCell::default(),
     }))
 }
@@ -177,11 +192,53 @@ impl Conv {
             .params(x[2], x[3], w[2], w[3])?
             .groups(self.groups))
     }
+
+    /// The int8 pointwise convolution: `x` is `N x Cin x HW`, `y` is `N x Cout x HW`.
+    fn run_int8(
+        &self,
+        w: &PackedQB,
+        x: TensorRef<'_>,
+        bias: Option<&[f32]>,
+        residual: Option<&[f32]>,
+        y: &mut [f32],
+    ) -> Result<()> {
+        let (ci, co) = (w.k(), w.n());
+        let &[_, _, h, wd] = x.shape else {
+            return Err(GraphError::invalid("int8 Conv needs an NCHW input"));
+        };
+        let (x, hw) = (x.f32()?, h * wd);
+        if ci == 0 || co == 0 {
+            return Err(GraphError::invalid("int8 Conv needs channels"));
+        }
+        if hw == 0 {
+            return Ok(());
+        }
+        for (xb, yb) in x.chunks_exact(ci * hw).zip(y.chunks_exact_mut(co * hw)) {
+            // Rows are pixels (stride 1), columns are channels (stride HW).
+            crate::parallel::qgemm_dynamic(
+                MatRef::new(xb, hw, ci, 1, hw)?,
+                DynamicQuant::PerRow,
+                w,
+                QOutput::F32 {
+                    c: QMatMut::new(yb, hw, co, 1, hw)?,
+                    bias,
+                    activation: self.activation,
+                },
+            )?;
+        }
+        if let Some(r) = residual {
+            add_assign(y, r)?;
+        }
+        Ok(())
+    }
 }
 
 impl Op for Conv {
     fn kind(&self) -> &'static str {
-        "Conv"
+        match self.quantized {
+            Some(_) => "ConvInt8",
+            None => "Conv",
+        }
     }
 
     fn infer(&self, inputs: &[Option<Fact<'_>>]) -> Result<TensorSpec> {
@@ -207,21 +264,21 @@ impl Op for Conv {
     fn prepare(&mut self, inputs: &[Option<Fact<'_>>]) -> Result<()> {
         let x = input(inputs, 0)?.spec;
         if let Some(w) = input(inputs, 1)?.value {
-            self.prepared = Some(self.build(&x.shape, w.shape, w.f32()?)?);
+            let conv = self.build(&x.shape, w.shape, w.f32()?)?;
+            if self.int8 && conv.params() == &Conv2dParams::new(1, 1) {
+                // W is Cout x Cin row-major: as a Cin x Cout matrix, row stride 1.
+                let (co, ci) = (w.shape[0], w.shape[1]);
+                let wt = MatRef::new(w.f32()?, ci, co, 1, ci)?;
+                self.quantized = Some(PackedQB::quantize_f32(wt)?);
+            } else {
+                self.prepared = Some(conv);
+            }
         }
         Ok(())
     }
 
     fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
         let (x, w) = (input(inputs, 0)?, input(inputs, 1)?);
-        let built;
-        let conv = match &self.prepared {
-            Some(c) => c,
-            None => {
-                built = self.build(x.shape, w.shape, w.f32()?)?;
-                &built
-            }
-        };
         let bias = match optional(inputs, 2) {
             Some(b) => Some(b.f32()?),
             None => None,
@@ -229,6 +286,17 @@ impl Op for Conv {
         let residual = match optional(inputs, 3) {
             Some(r) => Some(r.f32()?),
             None => None,
+        };
+        if let Some(q) = &self.quantized {
+            return self.run_int8(q, x, bias, residual, out.f32()?);
+        }
+        let built;
+        let conv = match &self.prepared {
+            Some(c) => c,
+            None => {
+                built = self.build(x.shape, w.shape, w.f32()?)?;
+                &built
+            }
         };
         let epilogue = ConvEpilogue {
             bias,

@@ -1,7 +1,8 @@
 //! Operators made by the fusion passes, not found in ONNX files.
 //!
 //! - [`Linear`]: `MatMul` by a constant matrix, plus bias, activation and residual, all in the
-//!   GEMM epilogue (one pass over the output instead of up to four);
+//!   GEMM epilogue (one pass over the output instead of up to four); f32 weights, or int8
+//!   weights (per output column, symmetric) with the activations quantized per row on the fly;
 //! - [`Attention`]: scaled dot-product attention with an additive mask.
 use super::{arity, input, op_common, optional, Fact, Op};
 use crate::graph::error::{GraphError, Result};
@@ -10,21 +11,90 @@ use crate::graph::typed::TensorSpec;
 use crate::kernels::attention::{
     attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
 };
+use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput};
 use crate::{gemm_packed, Activation, EpilogueOp, MatMut, MatRef, PackedB};
 use std::sync::Arc;
+
+/// The weights of a [`Linear`], shared with other sessions of the same model (packed once).
+#[derive(Clone, Debug)]
+pub(crate) enum LinearWeights {
+    /// f32, packed for the f32 GEMM.
+    F32(Arc<PackedB>),
+    /// int8, one symmetric scale per output column; activations are quantized per row.
+    Int8(Arc<PackedQB>),
+}
+
+impl LinearWeights {
+    /// Input width.
+    pub fn k(&self) -> usize {
+        match self {
+            LinearWeights::F32(w) => w.k(),
+            LinearWeights::Int8(w) => w.k(),
+        }
+    }
+    /// Output width.
+    pub fn n(&self) -> usize {
+        match self {
+            LinearWeights::F32(w) => w.n(),
+            LinearWeights::Int8(w) => w.n(),
+        }
+    }
+}
 
 /// `y = act(x W + b) [+ residual]` over the last dimension of `x`; inputs `[x, residual?]`.
 #[derive(Clone, Debug)]
 pub(crate) struct Linear {
-    /// Shared with other sessions of the same model (packed once per weight).
-    pub weights: Arc<PackedB>,
+    pub weights: LinearWeights,
     pub bias: Option<Vec<f32>>,
     pub activation: Activation,
 }
 
+impl Linear {
+    /// The int8 form: dynamic quantization of `x` (per row, u8), exact i32 products, then
+    /// dequantization, bias and activation in the epilogue; the residual is added after.
+    fn run_int8(
+        &self,
+        w: &PackedQB,
+        x: &[f32],
+        residual: Option<&[f32]>,
+        y: &mut [f32],
+    ) -> Result<()> {
+        let (k, n) = (w.k(), w.n());
+        let rows = x.len().checked_div(k).unwrap_or(0);
+        crate::parallel::qgemm_dynamic(
+            MatRef::row_major(x, rows, k)?,
+            DynamicQuant::PerRow,
+            w,
+            QOutput::F32 {
+                c: QMatMut::row_major(y, rows, n)?,
+                bias: self.bias.as_deref(),
+                activation: self.activation,
+            },
+        )?;
+        if let Some(r) = residual {
+            add_assign(y, r)?;
+        }
+        Ok(())
+    }
+}
+
+/// `y += r` (a residual added after an epilogue that cannot take it).
+pub(crate) fn add_assign(y: &mut [f32], r: &[f32]) -> Result<()> {
+    if y.len() != r.len() {
+        return Err(GraphError::invalid(
+            "residual must have the output's length",
+        ));
+    }
+    y.iter_mut().zip(r).for_each(|(y, r)| *y += r);
+    Ok(())
+}
+
 impl Op for Linear {
     fn kind(&self) -> &'static str {
-        "Linear"
+        match self.weights {
+            LinearWeights::F32(_) => "Linear",
+            LinearWeights::Int8(_) => "LinearInt8",
+        }
     }
 
     fn infer(&self, inputs: &[Option<Fact<'_>>]) -> Result<TensorSpec> {
@@ -52,7 +122,17 @@ impl Op for Linear {
 
     fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
         let x = input(inputs, 0)?;
-        let (k, n) = (self.weights.k(), self.weights.n());
+        let weights = match &self.weights {
+            LinearWeights::F32(w) => w,
+            LinearWeights::Int8(w) => {
+                let residual = match optional(inputs, 1) {
+                    Some(r) => Some(r.f32()?),
+                    None => None,
+                };
+                return self.run_int8(w, x.f32()?, residual, out.f32()?);
+            }
+        };
+        let (k, n) = (weights.k(), weights.n());
         let xs = x.f32()?;
         let rows = xs.len().checked_div(k).unwrap_or(0);
         let mut ops = [EpilogueOp::Activation(Activation::Identity); 3];
@@ -73,7 +153,7 @@ impl Op for Linear {
         gemm_packed(
             1.0,
             MatRef::row_major(xs, rows, k)?,
-            &self.weights,
+            weights,
             0.0,
             y,
             &ops[..len],

@@ -14,9 +14,10 @@
 //! | `MatMul(Q, Transpose(K)) [-> Mul/Div(scale)] [-> Add(mask)] -> Softmax -> MatMul(., V)` | `Attention` |
 //!
 //! A rule only fires when the intermediate values have no other reader, so the graph computes
-//! the same outputs (up to float rounding of the folded constants).
-use super::dce;
+//! the same outputs (up to float rounding of the folded constants). With `quantize` set,
+//! `Linear` gets int8 weights (see [`super::quantize`]).
 use super::prepare::WeightCache;
+use super::{dce, quantize};
 use crate::graph::error::Result;
 use crate::graph::ops::conv::Conv;
 use crate::graph::ops::elementwise::{Binary, BinaryKind};
@@ -33,12 +34,12 @@ use crate::Activation;
 use std::sync::Arc;
 
 /// Runs every fusion, in an order where each rule sees the previous rules' results.
-pub(crate) fn run(g: &mut TypedGraph, weights: &WeightCache) -> Result<()> {
+pub(crate) fn run(g: &mut TypedGraph, weights: &WeightCache, quantize: bool) -> Result<()> {
     activation_subgraphs(g);
     dce::run(g);
     fold_batch_norm(g)?;
     conv_bias(g)?;
-    linear(g, weights)?;
+    linear(g, weights, quantize)?;
     absorb_activation(g);
     absorb_residual(g);
     attention(g);
@@ -322,7 +323,7 @@ fn conv_bias(g: &mut TypedGraph) -> Result<()> {
 }
 
 /// `MatMul(x, W)` with constant 2-D `W` becomes `Linear`, taking a following constant bias.
-fn linear(g: &mut TypedGraph, cache: &WeightCache) -> Result<()> {
+fn linear(g: &mut TypedGraph, cache: &WeightCache, quantize: bool) -> Result<()> {
     let uses = g.use_counts();
     // Reader of each value when it has exactly one.
     let mut reader = vec![None; g.values.len()];
@@ -342,13 +343,10 @@ fn linear(g: &mut TypedGraph, cache: &WeightCache) -> Result<()> {
         let Some(wt) = g.values[w].constant.clone() else {
             continue;
         };
-        let (Some(_), &[_, n]) = (wt.as_f32(), wt.shape()) else {
+        let Some(weights) = quantize::linear_weights(g, x, &wt, cache, quantize)? else {
             continue;
         };
-        if g.values[x].spec.shape.len() < 2 {
-            continue;
-        }
-        let weights = cache.packed(&wt)?;
+        let n = weights.n();
         let y = g.nodes[m].output;
         let mut bias = None;
         if let Some(a) = reader[y].filter(|_| uses[y] == 1) {

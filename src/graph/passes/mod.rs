@@ -10,3 +10,4 @@ pub(crate) mod dce;
 pub(crate) mod fold;
 pub(crate) mod fuse;
 pub(crate) mod prepare;
+pub(crate) mod quantize;
