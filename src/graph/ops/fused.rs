@@ -3,6 +3,8 @@
 //! - [`Linear`]: `MatMul` by a constant matrix, plus bias, activation and residual, all in the
 //!   GEMM epilogue (one pass over the output instead of up to four); f32 weights, or int8
 //!   weights (per output column, symmetric) with the activations quantized per row on the fly;
+//! - [`LayerNormLinear`]: `LayerNorm(x) W + b [+ residual]` on [`crate::layer_norm_matmul_add`],
+//!   which never materialises the normalised rows;
 //! - [`Attention`]: scaled dot-product attention with an additive mask.
 use super::{arity, input, op_common, optional, Fact, Op};
 use crate::graph::error::{GraphError, Result};
@@ -12,7 +14,10 @@ use crate::kernels::attention::{
     attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
 };
 use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput};
-use crate::{gemm_packed, Activation, EpilogueOp, MatMut, MatRef, PackedB};
+use crate::{
+    gemm_packed, layer_norm_matmul_add, Activation, EpilogueOp, FusedScratch, LayerNormParams,
+    MatMut, MatRef, PackedB,
+};
 use std::sync::Arc;
 
 /// The weights of a [`Linear`], shared with other sessions of the same model (packed once).
@@ -157,6 +162,62 @@ impl Op for Linear {
             0.0,
             y,
             &ops[..len],
+        )?;
+        Ok(())
+    }
+
+    op_common!();
+}
+
+/// `y = LayerNorm(x) W + b [+ residual]`, the normalisation over the last dimension of `x`;
+/// inputs `[x, residual?]`. Made from `LayerNormalization -> Linear` when nothing else reads
+/// the normalised tensor.
+#[derive(Clone, Debug)]
+pub(crate) struct LayerNormLinear {
+    pub gamma: Vec<f32>,
+    pub beta: Option<Vec<f32>>,
+    pub epsilon: f32,
+    pub weights: Arc<PackedB>,
+    pub bias: Option<Vec<f32>>,
+    /// One block of normalised rows, reused by every run.
+    pub scratch: FusedScratch,
+}
+
+impl Op for LayerNormLinear {
+    fn kind(&self) -> &'static str {
+        "LayerNormLinear"
+    }
+
+    fn infer(&self, inputs: &[Option<Fact<'_>>]) -> Result<TensorSpec> {
+        // The output type is that of the Linear it replaces.
+        Linear {
+            weights: LinearWeights::F32(self.weights.clone()),
+            bias: None,
+            activation: Activation::Identity,
+        }
+        .infer(inputs)
+    }
+
+    fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
+        let x = input(inputs, 0)?.f32()?;
+        let (k, n) = (self.weights.k(), self.weights.n());
+        let rows = x.len().checked_div(k).unwrap_or(0);
+        let residual = match optional(inputs, 1) {
+            Some(r) => Some(MatRef::row_major(r.f32()?, rows, n)?),
+            None => None,
+        };
+        layer_norm_matmul_add(
+            MatRef::row_major(x, rows, k)?,
+            LayerNormParams {
+                gamma: &self.gamma,
+                beta: self.beta.as_deref(),
+                eps: self.epsilon,
+            },
+            &self.weights,
+            self.bias.as_deref(),
+            residual,
+            MatMut::row_major(out.f32()?, rows, n)?,
+            &mut self.scratch,
         )?;
         Ok(())
     }

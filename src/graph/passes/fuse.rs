@@ -11,6 +11,7 @@
 //! | `MatMul(x, W constant) [-> Add(b constant)]` | `Linear` (packed `W`, bias in the epilogue) |
 //! | `Conv` or `Linear` `-> Relu / Clip / HardSwish / GELU / Sigmoid / Tanh / HardSigmoid` | activation in the epilogue |
 //! | `Conv` or `Linear` `-> Add(residual)` | residual in the epilogue |
+//! | `LayerNormalization(last axis, constant scale and bias) -> Linear` (f32, no activation) | `LayerNormLinear` |
 //! | `MatMul(Q, Transpose(K)) [-> Mul/Div(scale)] [-> Add(mask)] -> Softmax -> MatMul(., V)` | `Attention` |
 //!
 //! A rule only fires when the intermediate values have no other reader, so the graph computes
@@ -21,9 +22,9 @@ use super::{dce, quantize};
 use crate::graph::error::Result;
 use crate::graph::ops::conv::Conv;
 use crate::graph::ops::elementwise::{Binary, BinaryKind};
-use crate::graph::ops::fused::{Attention, Linear};
+use crate::graph::ops::fused::{Attention, LayerNormLinear, Linear, LinearWeights};
 use crate::graph::ops::matmul::MatMul;
-use crate::graph::ops::norm::{batch_norm_affine, BatchNorm};
+use crate::graph::ops::norm::{batch_norm_affine, BatchNorm, LayerNorm};
 use crate::graph::ops::shape_ops::{Movement, ShapeOp};
 use crate::graph::ops::softmax::Softmax;
 use crate::graph::ops::unary::{Unary, UnaryKind};
@@ -42,6 +43,7 @@ pub(crate) fn run(g: &mut TypedGraph, weights: &WeightCache, quantize: bool) -> 
     linear(g, weights, quantize)?;
     absorb_activation(g);
     absorb_residual(g);
+    layer_norm_linear(g);
     attention(g);
     dce::run(g);
     Ok(())
@@ -471,6 +473,61 @@ fn absorb_residual(g: &mut TypedGraph) {
         }
     }
     remove(g, &dead);
+}
+
+/// `LayerNormalization -> Linear` (f32 weights, optional bias and residual, no activation)
+/// becomes [`LayerNormLinear`], which normalises rows block by block straight into the GEMM.
+/// Only when the Linear is the normalised tensor's sole reader: the fused node never
+/// materialises it. (In post-LN BERT, e.g. MiniLM, every LayerNorm output also feeds a
+/// residual `Add` or several projections, so nothing there matches.)
+fn layer_norm_linear(g: &mut TypedGraph) {
+    let (uses, producers) = (g.use_counts(), g.producers());
+    for k in 0..g.nodes.len() {
+        let Some(l) = op::<Linear>(g, k) else {
+            continue;
+        };
+        let LinearWeights::F32(weights) = &l.weights else {
+            continue;
+        };
+        let Some(x) = g.nodes[k].inputs[0] else {
+            continue;
+        };
+        let Some(ln) = sole_producer(&uses, &producers, x) else {
+            continue;
+        };
+        let Some(norm) = op::<LayerNorm>(g, ln) else {
+            continue;
+        };
+        let shape = &g.values[x].spec.shape;
+        let last_axis = norm.axis == -1 || norm.axis + 1 == shape.len() as i64;
+        let ins = &g.nodes[ln].inputs;
+        let param = |i: usize| {
+            ins.get(i)
+                .copied()
+                .flatten()
+                .and_then(|v| g.constant(v))
+                .and_then(Tensor::as_f32)
+                .map(<[f32]>::to_vec)
+        };
+        let (gamma, beta) = (param(1), param(2));
+        let beta_ok = ins.get(2).copied().flatten().is_none() || beta.is_some();
+        let (Some(gamma), Some(src)) = (gamma, ins[0]) else {
+            continue;
+        };
+        if l.activation != Activation::Identity || !last_axis || !beta_ok {
+            continue;
+        }
+        let fused = LayerNormLinear {
+            gamma,
+            beta,
+            epsilon: norm.epsilon,
+            weights: weights.clone(),
+            bias: l.bias.clone(),
+            scratch: Default::default(),
+        };
+        g.nodes[k].op = Box::new(fused);
+        g.nodes[k].inputs[0] = Some(src);
+    }
 }
 
 /// The attention subgraph of BERT-style encoders (as exported by PyTorch and Hugging Face):
