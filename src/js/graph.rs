@@ -61,13 +61,20 @@ impl SentenceEncoder {
     /// ```js
     /// const enc = SentenceEncoder.from_safetensors(checkpointBytes, vocabText, configText);
     /// ```
+    /// `int8` as for the constructor.
     pub fn from_safetensors(
         checkpoint: &[u8],
         vocab: &str,
         config: Option<String>,
+        int8: Option<bool>,
     ) -> Result<SentenceEncoder, JsError> {
+        let options = Options {
+            quantize_weights: int8.unwrap_or(false),
+            ..Options::default()
+        };
         let model = crate::graph::bert::sentence_encoder(checkpoint, config.as_deref())
-            .map_err(graph_err)?;
+            .map_err(graph_err)?
+            .with_options(options);
         Self::with_model(model, vocab, "sentence_embedding")
     }
 

