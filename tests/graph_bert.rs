@@ -416,3 +416,27 @@ fn minilm_safetensors_matches_reference() {
     eprintln!("minilm safetensors: max abs err {err:e} vs ONNX Runtime");
     assert!(err <= 1e-4, "max abs err {err}");
 }
+
+/// Byte changes in the checkpoint's header (names, shapes, offsets, dtypes) give an error at
+/// load or run time, or a model that runs; never a panic.
+#[wasm_bindgen_test(unsupported = test)]
+fn corrupted_checkpoints_never_panic() {
+    let good = write_safetensors(&synthetic_weights(3));
+    let header_end = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let ids = Tensor::from_i64(&[1, 3], vec![1, 2, 0]).unwrap();
+    let mut loaded = 0;
+    for i in (8..header_end).step_by(3) {
+        for v in [b'0', b'9', b']'] {
+            let mut bad = good.clone();
+            bad[i] = v;
+            if let Ok(mut m) = sentence_encoder(&bad, None) {
+                loaded += 1;
+                let _ = m.run(&[ids.view(), ids.view(), ids.view()]);
+            }
+        }
+    }
+    assert!(
+        loaded > 0,
+        "no mutant loaded: the test would not exercise the builder"
+    );
+}
