@@ -24,8 +24,8 @@
 
 pub use wasmnn_kernels as kernels;
 pub use wasmnn_kernels::{
-    gemm, gemm_packed, gemm_packed_with, isa, Activation, Blocking, EpilogueOp, Error, MatMut,
-    MatRef, PackedB, Result,
+    gemm, gemm_packed, gemm_packed_with, gemm_scratch, isa, Activation, Blocking, EpilogueOp,
+    Error, GemmScratch, MatMut, MatRef, PackedB, Result,
 };
 
 /// The int8 path: quantize / dequantize, packed int8 weights, exact integer GEMM and GEMV with
@@ -33,7 +33,7 @@ pub use wasmnn_kernels::{
 pub use wasmnn_quant as quant;
 pub use wasmnn_quant::{
     dequantize_linear, dynamic_quantize_linear, qgemm, qgemm_dynamic, quantize_linear,
-    DynamicQuant, PackedQB, QLinear, QMatMut, QMatRef, QOutput, QuantParams,
+    DynamicQuant, PackedQB, QLinear, QMatMut, QMatRef, QOutput, QScratch, QuantParams,
 };
 
 pub mod fused;

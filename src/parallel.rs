@@ -2,7 +2,7 @@
 //! ([`crate::kernels::ParallelFor`]); this module runs those tiles on rayon's pool when the
 //! `threads` feature is on, and in a plain loop otherwise. Results are bit-identical either way.
 use crate::kernels::conv::{Conv2d, ConvEpilogue, ConvScratch, TensorLayout};
-use crate::quant::{DynamicQuant, PackedQB, QMatRef, QOutput, QuantParams, Q8};
+use crate::quant::{DynamicQuant, PackedQB, QMatRef, QOutput, QScratch, QuantParams, Q8};
 use crate::{EpilogueOp, MatMut, MatRef, PackedB, Result};
 
 /// Set once rayon's global pool exists (on wasm32 the first use creates it, at 1 thread if
@@ -140,7 +140,31 @@ pub fn qgemm<A: Q8>(
     b: &PackedQB,
     out: QOutput<'_>,
 ) -> Result<()> {
-    crate::quant::qgemm_par(a, a_params, b, out, threads(), &parallel_for)
+    qgemm_scratch(a, a_params, b, out, &mut QScratch::new())
+}
+
+/// [`qgemm`] with reusable scratch memory (one set of buffers per thread): once `scratch` has
+/// served a problem of this size, our code allocates nothing (rayon's job bookkeeping may).
+///
+/// ```
+/// use wasmnn::quant::{PackedQB, QMatMut, QMatRef, QOutput, QScratch, QuantParams};
+/// let b = PackedQB::from_row_major(&[1i8, -1, 2, 3], 2, 2, QuantParams::IDENTITY)?;
+/// let mut scratch = QScratch::new();
+/// let mut c = [0i32; 2];
+/// wasmnn::parallel::qgemm_scratch(QMatRef::row_major(&[130u8, 126], 1, 2)?,
+///     QuantParams::PerTensor { scale: 1.0, zero_point: 128 }, &b,
+///     QOutput::I32(QMatMut::row_major(&mut c, 1, 2)?), &mut scratch)?;
+/// assert_eq!(c, [-2, -8]);
+/// # Ok::<(), wasmnn::Error>(())
+/// ```
+pub fn qgemm_scratch<A: Q8>(
+    a: QMatRef<'_, A>,
+    a_params: QuantParams<'_>,
+    b: &PackedQB,
+    out: QOutput<'_>,
+    scratch: &mut QScratch,
+) -> Result<()> {
+    crate::quant::qgemm_par_scratch(a, a_params, b, out, threads(), &parallel_for, scratch)
 }
 
 /// [`crate::qgemm_dynamic`] (f32 A quantized on the fly) with blocks of rows over all
@@ -163,5 +187,29 @@ pub fn qgemm_dynamic(
     b: &PackedQB,
     out: QOutput<'_>,
 ) -> Result<()> {
-    crate::quant::qgemm_dynamic_par(a, quant, b, out, threads(), &parallel_for)
+    qgemm_dynamic_scratch(a, quant, b, out, &mut QScratch::new())
+}
+
+/// [`qgemm_dynamic`] with reusable scratch memory, as [`qgemm_scratch`].
+///
+/// ```
+/// use wasmnn::quant::{DynamicQuant, PackedQB, QMatMut, QOutput, QScratch};
+/// use wasmnn::{Activation, MatRef};
+/// let b = PackedQB::quantize_f32(MatRef::row_major(&[1.0, 0.0, 0.0, 1.0], 2, 2)?)?;
+/// let mut scratch = QScratch::new();
+/// let mut y = [0.0f32; 2];
+/// wasmnn::parallel::qgemm_dynamic_scratch(MatRef::row_major(&[0.5, -1.0], 1, 2)?,
+///     DynamicQuant::PerTensor, &b, QOutput::F32 { c: QMatMut::row_major(&mut y, 1, 2)?,
+///     bias: None, activation: Activation::Identity }, &mut scratch)?;
+/// assert!((y[0] - 0.5).abs() < 0.01 && (y[1] + 1.0).abs() < 0.01);
+/// # Ok::<(), wasmnn::Error>(())
+/// ```
+pub fn qgemm_dynamic_scratch(
+    a: MatRef<'_>,
+    quant: DynamicQuant,
+    b: &PackedQB,
+    out: QOutput<'_>,
+    scratch: &mut QScratch,
+) -> Result<()> {
+    crate::quant::qgemm_dynamic_par_scratch(a, quant, b, out, threads(), &parallel_for, scratch)
 }

@@ -48,7 +48,8 @@ pub use elementwise::{binary, binary_inplace, unary, unary_inplace, BinaryOp, Sh
 pub use epilogue::{Activation, EpilogueOp};
 pub use error::{Error, Result};
 pub use gemm::{
-    gemm, gemm_packed, gemm_packed_par, gemm_packed_with, Blocking, PackedB, ParallelFor,
+    gemm, gemm_packed, gemm_packed_par, gemm_packed_with, gemm_scratch, Blocking, GemmScratch,
+    PackedB, ParallelFor,
 };
 pub use matrix::{MatMut, MatRef};
 pub use rows::{

@@ -10,10 +10,12 @@
 //! The output is the GEMM's `(n * ho * wo) x cout` matrix, i.e. NHWC, through any
 //! [`QOutput`] (i32, dequantized f32 with bias and activation, or requantized u8 / i8 with an
 //! i32 bias as in ONNX `QLinearConv`).
+use crate::driver::grow;
 use crate::epilogue::QOutput;
-use crate::gemm::{qgemm_with, QGemmOptions};
+use crate::gemm::{qgemm_scratch, qgemm_slots, QGemmOptions};
 use crate::matrix::QMatRef;
-use crate::pack::{try_vec, PackedQB};
+use crate::pack::PackedQB;
+use crate::scratch::QScratch;
 use crate::types::{QuantParams, Q8};
 use wasmnn_kernels::{Error, Result};
 
@@ -103,6 +105,42 @@ pub fn conv2d_nhwc<A: Q8>(
     geometry: ConvGeometry,
     out: QOutput<'_>,
 ) -> Result<()> {
+    conv2d_nhwc_scratch(
+        input,
+        shape,
+        a_params,
+        weights,
+        geometry,
+        out,
+        &mut QScratch::new(),
+    )
+}
+
+/// [`conv2d_nhwc`] with reusable scratch memory (the im2col matrix and the GEMM buffers): once
+/// `scratch` has served a convolution of this size, the call makes no heap allocation.
+///
+/// ```
+/// use wasmnn_quant::{conv::{conv2d_nhwc_scratch, ConvGeometry}, PackedQB, QMatMut, QOutput, QScratch, QuantParams};
+/// let x: [u8; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+/// let w = PackedQB::from_row_major(&[1i8; 9], 9, 1, QuantParams::IDENTITY)?;
+/// let mut scratch = QScratch::new();
+/// for _ in 0..2 {
+///     let mut y = [0i32; 9];
+///     conv2d_nhwc_scratch(&x, [1, 3, 3, 1], QuantParams::IDENTITY, &w, ConvGeometry::square(3, 1, 1),
+///         QOutput::I32(QMatMut::row_major(&mut y, 9, 1)?), &mut scratch)?;
+///     assert_eq!(y[4], 45);
+/// }
+/// # Ok::<(), wasmnn_quant::Error>(())
+/// ```
+pub fn conv2d_nhwc_scratch<A: Q8>(
+    input: &[A],
+    shape: [usize; 4],
+    a_params: QuantParams<'_>,
+    weights: &PackedQB,
+    geometry: ConvGeometry,
+    out: QOutput<'_>,
+    scratch: &mut QScratch,
+) -> Result<()> {
     let [n, h, w, c] = shape;
     let len = n
         .checked_mul(h)
@@ -148,7 +186,7 @@ pub fn conv2d_nhwc<A: Q8>(
     let direct = geometry == ConvGeometry::square(1, 1, 0);
     if direct {
         let a = QMatRef::named("conv input", input, rows, c, c, 1)?;
-        return qgemm_with(a, a_params, weights, out, opts);
+        return qgemm_scratch(a, a_params, weights, out, opts, scratch);
     }
     // Check the output before allocating the im2col buffer (qgemm checks it again).
     if out.shape() != (rows, weights.n()) {
@@ -158,15 +196,30 @@ pub fn conv2d_nhwc<A: Q8>(
             found: out.shape().0.saturating_mul(out.shape().1),
         });
     }
-    let mut cols = try_vec(
-        "im2col",
-        rows.checked_mul(k)
-            .ok_or(Error::Overflow { what: "im2col" })?,
-        A::saturate(zero_point),
-    )?;
-    im2col(input, shape, geometry, (ho, wo), &mut cols);
-    let a = QMatRef::named("im2col", &cols, rows, k, k, 1)?;
-    qgemm_with(a, a_params, weights, out, opts)
+    let len = rows
+        .checked_mul(k)
+        .ok_or(Error::Overflow { what: "im2col" })?;
+    // Split borrow: the im2col bytes stay borrowed by A while the GEMM uses the other buffers.
+    let QScratch {
+        im2col: bytes,
+        slots,
+        ..
+    } = scratch;
+    grow(bytes, len, 0)?;
+    let cols = as_q8_mut::<A>(&mut bytes[..len]);
+    // Padding positions keep the zero point, so they contribute exactly 0.
+    cols.fill(A::saturate(zero_point));
+    im2col(input, shape, geometry, (ho, wo), cols);
+    let a = QMatRef::named("im2col", &*cols, rows, k, k, 1)?;
+    qgemm_slots(a, a_params, weights, out, opts, slots)
+}
+
+/// The bytes as values of the 8-bit type `A`.
+fn as_q8_mut<A: Q8>(bytes: &mut [u8]) -> &mut [A] {
+    const { assert!(core::mem::size_of::<A>() == 1 && core::mem::align_of::<A>() == 1) };
+    // SAFETY: `A` is u8 or i8 (Q8 is sealed): one byte, alignment 1, every bit pattern a valid
+    // value; the result borrows `bytes` exclusively for its whole lifetime.
+    unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<A>(), bytes.len()) }
 }
 
 /// Copies each output pixel's receptive field into one row of `cols` (pre-filled with the

@@ -16,12 +16,12 @@ use crate::kernel::{
     gemv_2panels, relaxed_dot_is_pmaddubsw, tile_2x4, tile_2x4_relaxed, GEMV_PANELS, KB, MR, NR,
 };
 use crate::matrix::QMatRef;
-use crate::pack::{try_vec, PackedQB};
+use crate::pack::PackedQB;
 use crate::quantize::{quantize_offsets_blocks, DynamicParams};
 use crate::simd::{I16x8, I32x4};
 use crate::types::QuantParams;
 use alloc::vec::Vec;
-use wasmnn_kernels::{MatRef, Result};
+use wasmnn_kernels::{Error, MatRef, Result};
 
 /// Which microkernel family runs the GEMM tiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +60,7 @@ impl ASource<'_> {
         kbn: usize,
         dst: &mut [i16],
         stride: usize,
-        buf: &mut Vec<f32>,
+        buf: &mut [f32],
     ) {
         match self {
             ASource::Q8 { a, signed, params } => {
@@ -76,14 +76,7 @@ impl ASource<'_> {
 
     /// Row `i` as raw u8 values (i8 values + 128) in `out[..k]`, zeros after; returns the zero
     /// point in the same u8 domain.
-    fn row_u8(
-        &self,
-        i: usize,
-        k: usize,
-        out: &mut [u8],
-        off: &mut [i16],
-        buf: &mut Vec<f32>,
-    ) -> i32 {
+    fn row_u8(&self, i: usize, k: usize, out: &mut [u8], off: &mut [i16], buf: &mut [f32]) -> i32 {
         out[k..].fill(0);
         match self {
             ASource::Q8 { a, signed, params } => {
@@ -109,13 +102,16 @@ impl ASource<'_> {
     }
 }
 
-/// Row `i` of an f32 matrix as a slice (copied into `buf` when strided).
-fn f32_row<'b>(a: &'b MatRef<'_>, i: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+/// Row `i` of an f32 matrix as a slice (copied into `buf`, of at least `cols` floats, when
+/// strided).
+fn f32_row<'b>(a: &'b MatRef<'_>, i: usize, buf: &'b mut [f32]) -> &'b [f32] {
     if a.col_stride() == 1 {
         &a.data()[i * a.row_stride()..][..a.cols()]
     } else {
-        buf.clear();
-        buf.extend((0..a.cols()).map(|j| a.get(i, j).unwrap_or(0.0)));
+        let buf = &mut buf[..a.cols()];
+        for (j, v) in buf.iter_mut().enumerate() {
+            *v = a.get(i, j).unwrap_or(0.0);
+        }
         buf
     }
 }
@@ -175,13 +171,58 @@ pub(crate) struct Problem<'a> {
     pub kernel: KernelKind,
 }
 
-/// Scratch memory of one call, allocated before anything is written (so an allocation failure
-/// leaves the output untouched).
-pub(crate) struct Scratch {
+/// Element counts of the scratch buffers of one problem (see [`Scratch`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sizes {
+    tiles: usize,
+    a16: usize,
+    b16: usize,
+    row16: usize,
+    a8: usize,
+    row8: usize,
+    sums: usize,
+    zps: usize,
+    f32_row: usize,
+}
+
+/// Scratch memory of one task, borrowed from a reusable [`Buffers`] or carved from an arena.
+/// Every buffer has exactly the size [`Problem::sizes`] asks for; the contents are whatever
+/// the last user left (the driver writes every element before it reads it).
+pub(crate) struct Scratch<'s> {
     /// One column block (4 columns) of finished tiles for the rows of an M block: the tile loop
     /// only stores here, and the epilogue runs afterwards in its own loop, so the tile loop
     /// keeps the kernel's registers (with the epilogue inlined, V8 reloaded ~13 spilled
     /// vectors per tile: measured 10% slower).
+    tiles: &'s mut [I32x4],
+    a16: &'s mut [i16],
+    b16: &'s mut [i16],
+    row16: &'s mut [i16],
+    a8: &'s mut [u8],
+    row8: &'s mut [u8],
+    sums: &'s mut [i32],
+    zps: &'s mut [i32],
+    /// One strided f32 row of A, copied contiguous before it is quantized.
+    f32_row: &'s mut [f32],
+}
+
+/// Grows `v` to at least `len` elements (never shrinks): the only allocation of a reused
+/// scratch, made before anything is written.
+pub(crate) fn grow<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) -> Result<()> {
+    if v.len() < len {
+        v.try_reserve_exact(len - v.len())
+            .map_err(|_| Error::InvalidArgument {
+                what: "scratch",
+                why: "not enough memory",
+            })?;
+        v.resize(len, fill);
+    }
+    Ok(())
+}
+
+/// The heap-owned storage behind one [`Scratch`], reused from call to call: it grows to the
+/// largest problem seen and then allocates nothing.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Buffers {
     tiles: Vec<I32x4>,
     a16: Vec<i16>,
     b16: Vec<i16>,
@@ -191,6 +232,90 @@ pub(crate) struct Scratch {
     sums: Vec<i32>,
     zps: Vec<i32>,
     f32_row: Vec<f32>,
+}
+
+impl Buffers {
+    /// Grows every buffer to at least `z` (allocates only what is missing).
+    pub(crate) fn reserve(&mut self, z: &Sizes) -> Result<()> {
+        grow(&mut self.tiles, z.tiles, I32x4::zero())?;
+        grow(&mut self.a16, z.a16, 0)?;
+        grow(&mut self.b16, z.b16, 0)?;
+        grow(&mut self.row16, z.row16, 0)?;
+        grow(&mut self.a8, z.a8, 0)?;
+        grow(&mut self.row8, z.row8, 0)?;
+        grow(&mut self.sums, z.sums, 0)?;
+        grow(&mut self.zps, z.zps, 0)?;
+        grow(&mut self.f32_row, z.f32_row, 0.0)
+    }
+
+    /// The first `z` elements of every buffer; [`Buffers::reserve`] with `z` (or larger) must
+    /// have succeeded.
+    pub(crate) fn view(&mut self, z: &Sizes) -> Scratch<'_> {
+        Scratch {
+            tiles: &mut self.tiles[..z.tiles],
+            a16: &mut self.a16[..z.a16],
+            b16: &mut self.b16[..z.b16],
+            row16: &mut self.row16[..z.row16],
+            a8: &mut self.a8[..z.a8],
+            row8: &mut self.row8[..z.row8],
+            sums: &mut self.sums[..z.sums],
+            zps: &mut self.zps[..z.zps],
+            f32_row: &mut self.f32_row[..z.f32_row],
+        }
+    }
+
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.tiles.len() * 16
+            + (self.a16.len() + self.b16.len() + self.row16.len()) * 2
+            + self.a8.len()
+            + self.row8.len()
+            + (self.sums.len() + self.zps.len() + self.f32_row.len()) * 4
+    }
+}
+
+/// A scratch carved from an arena scope: no heap allocation at all.
+pub(crate) fn arena_scratch<'a>(scope: &wasmnn_arena::Scope<'a>, z: &Sizes) -> Result<Scratch<'a>> {
+    let err = |e: wasmnn_arena::Error| match e {
+        wasmnn_arena::Error::OutOfCapacity { needed, remaining } => Error::BufferTooSmall {
+            what: "arena (bytes for the int8 GEMM scratch)",
+            needed,
+            len: remaining,
+        },
+        _ => Error::Overflow {
+            what: "int8 GEMM scratch",
+        },
+    };
+    let words: &'a mut [i32] = scope
+        .alloc_slice(
+            z.tiles
+                .checked_mul(4)
+                .ok_or(Error::Overflow { what: "scratch" })?,
+        )
+        .map_err(err)?;
+    if words.as_ptr() as usize % core::mem::align_of::<I32x4>() != 0 {
+        // The arena aligns every allocation to 16 bytes; refuse rather than misalign.
+        return Err(Error::InvalidArgument {
+            what: "arena",
+            why: "allocation not aligned to 16 bytes",
+        });
+    }
+    // SAFETY: `words` is an exclusive, initialised region of 4 * z.tiles i32 values, aligned to
+    // 16 bytes (checked above); I32x4 is 16 bytes of plain integer lanes (repr C [i32; 4] or
+    // repr transparent v128), valid for any bit pattern, with alignment 16.
+    let tiles =
+        unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<I32x4>(), z.tiles) };
+    Ok(Scratch {
+        tiles,
+        a16: scope.alloc_slice(z.a16).map_err(err)?,
+        b16: scope.alloc_slice(z.b16).map_err(err)?,
+        row16: scope.alloc_slice(z.row16).map_err(err)?,
+        a8: scope.alloc_slice(z.a8).map_err(err)?,
+        row8: scope.alloc_slice(z.row8).map_err(err)?,
+        sums: scope.alloc_slice(z.sums).map_err(err)?,
+        zps: scope.alloc_slice(z.zps).map_err(err)?,
+        f32_row: scope.alloc_slice(z.f32_row).map_err(err)?,
+    })
 }
 
 impl Problem<'_> {
@@ -203,29 +328,29 @@ impl Problem<'_> {
         self.mc.max(1).div_ceil(MR) * MR
     }
 
-    /// Allocates the scratch buffers this problem needs.
-    pub(crate) fn scratch(&self) -> Result<Scratch> {
+    /// The scratch buffers this problem needs (per task).
+    pub(crate) fn sizes(&self) -> Sizes {
         let kp = self.b.k_padded();
         let rows = self.mc().min(self.m.div_ceil(MR) * MR);
         let gemv = self.m == 1;
         let relaxed = !gemv && self.kernel == KernelKind::Relaxed;
         let baseline = !gemv && !relaxed;
         let size = |on: bool, x: usize| if on { x } else { 0 };
-        Ok(Scratch {
-            tiles: try_vec("scratch", size(!gemv, rows * MAX_BLOCKS), I32x4::zero())?,
-            a16: try_vec("scratch", size(baseline, rows.saturating_mul(kp)), 0)?,
-            b16: try_vec(
-                "scratch",
-                size(baseline && self.b.wide_panel(0).is_none(), kp * NR),
-                0,
-            )?,
-            row16: try_vec("scratch", kp, 0)?,
-            a8: try_vec("scratch", size(relaxed, rows.saturating_mul(2 * kp)), 0)?,
-            row8: try_vec("scratch", size(relaxed, kp), 0)?,
-            sums: try_vec("scratch", size(relaxed, rows), 0)?,
-            zps: try_vec("scratch", size(relaxed, rows), 0)?,
-            f32_row: Vec::new(),
-        })
+        let strided_f32 = match &self.a {
+            ASource::F32(a, _) => a.col_stride() != 1,
+            ASource::Q8 { .. } => false,
+        };
+        Sizes {
+            tiles: size(!gemv, rows.saturating_mul(MAX_BLOCKS)),
+            a16: size(baseline, rows.saturating_mul(kp)),
+            b16: size(baseline && self.b.wide_panel(0).is_none(), kp * NR),
+            row16: kp,
+            a8: size(relaxed, rows.saturating_mul(2 * kp)),
+            row8: size(relaxed, kp),
+            sums: size(relaxed, rows),
+            zps: size(relaxed, rows),
+            f32_row: size(strided_f32, self.k),
+        }
     }
 
     /// Runs the whole problem.
@@ -233,7 +358,7 @@ impl Problem<'_> {
     /// # Safety
     /// `epi` must address a valid, exclusively borrowed output of `m x n` elements, where `n`
     /// is `b.n()`.
-    pub(crate) unsafe fn run(&self, epi: &Epilogue<'_>, s: &mut Scratch) {
+    pub(crate) unsafe fn run(&self, epi: &Epilogue<'_>, s: &mut Scratch<'_>) {
         if self.m == 0 || self.b.n() == 0 {
             return;
         }
@@ -259,7 +384,13 @@ impl Problem<'_> {
     /// # Safety
     /// As [`Problem::run`], with `m >= 2`; rows `i0 .. i0 + rows` exist; no one else writes
     /// them during the call.
-    pub(crate) unsafe fn block(&self, epi: &Epilogue<'_>, s: &mut Scratch, i0: usize, rows: usize) {
+    pub(crate) unsafe fn block(
+        &self,
+        epi: &Epilogue<'_>,
+        s: &mut Scratch<'_>,
+        i0: usize,
+        rows: usize,
+    ) {
         // SAFETY: forwarded.
         unsafe {
             match self.kernel {
@@ -270,7 +401,7 @@ impl Problem<'_> {
     }
 
     /// Packs rows `i0 .. i0 + rows` of A as i16 tiles of [`MR`] rows.
-    fn pack_a16(&self, s: &mut Scratch, i0: usize, rows: usize) {
+    fn pack_a16(&self, s: &mut Scratch<'_>, i0: usize, rows: usize) {
         let kbn = self.kbn();
         if kbn == 0 {
             return; // K = 0: nothing to pack, every tile is zero
@@ -283,8 +414,7 @@ impl Problem<'_> {
                 let dst = &mut tile[r * KB..];
                 if t * MR + r < rows {
                     let i = i0 + t * MR + r;
-                    self.a
-                        .row_blocks(i, self.k, kbn, dst, MR * KB, &mut s.f32_row);
+                    self.a.row_blocks(i, self.k, kbn, dst, MR * KB, s.f32_row);
                 } else {
                     for q in 0..kbn {
                         dst[q * MR * KB..q * MR * KB + KB].fill(0);
@@ -298,7 +428,13 @@ impl Problem<'_> {
     ///
     /// # Safety
     /// As [`Problem::run`]; rows `i0 .. i0 + rows` exist.
-    unsafe fn block_baseline(&self, epi: &Epilogue<'_>, s: &mut Scratch, i0: usize, rows: usize) {
+    unsafe fn block_baseline(
+        &self,
+        epi: &Epilogue<'_>,
+        s: &mut Scratch<'_>,
+        i0: usize,
+        rows: usize,
+    ) {
         let n = self.b.n();
         let kbn = self.kbn();
         let panels = n.div_ceil(NR);
@@ -308,7 +444,7 @@ impl Problem<'_> {
             let panel = match self.b.wide_panel(p) {
                 Some(w) => w.as_ptr(),
                 None => {
-                    self.b.widen_panel(p, &mut s.b16);
+                    self.b.widen_panel(p, s.b16);
                     s.b16.as_ptr()
                 }
             };
@@ -342,7 +478,13 @@ impl Problem<'_> {
     ///
     /// # Safety
     /// As [`Problem::run`]; rows `i0 .. i0 + rows` exist.
-    unsafe fn block_relaxed(&self, epi: &Epilogue<'_>, s: &mut Scratch, i0: usize, rows: usize) {
+    unsafe fn block_relaxed(
+        &self,
+        epi: &Epilogue<'_>,
+        s: &mut Scratch<'_>,
+        i0: usize,
+        rows: usize,
+    ) {
         let (n, kbn, kp) = (self.b.n(), self.kbn(), self.b.k_padded());
         let tiles = rows.div_ceil(MR);
         // Pack the planes: per tile and K block, [row 0 lo | row 0 hi | row 1 lo | row 1 hi].
@@ -353,7 +495,7 @@ impl Problem<'_> {
                 if local < rows {
                     s.zps[local] =
                         self.a
-                            .row_u8(i0 + local, self.k, row, &mut s.row16, &mut s.f32_row);
+                            .row_u8(i0 + local, self.k, row, &mut s.row16[..kp], s.f32_row);
                     s.sums[local] = row.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i32));
                 } else {
                     row.fill(0);
@@ -422,11 +564,10 @@ impl Problem<'_> {
     ///
     /// # Safety
     /// As [`Problem::run`].
-    unsafe fn gemv(&self, epi: &Epilogue<'_>, s: &mut Scratch) {
+    unsafe fn gemv(&self, epi: &Epilogue<'_>, s: &mut Scratch<'_>) {
         let (n, kbn, kp) = (self.b.n(), self.kbn(), self.b.k_padded());
-        let mut row = core::mem::take(&mut s.row16);
-        self.a
-            .row_blocks(0, self.k, kbn, &mut row, KB, &mut s.f32_row);
+        let row = &mut s.row16[..kp];
+        self.a.row_blocks(0, self.k, kbn, row, KB, s.f32_row);
         let row = &row[..kp];
         let sum_a = row.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i32));
         let panels = n.div_ceil(NR);

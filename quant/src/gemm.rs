@@ -10,16 +10,26 @@
 //! The integer products are exact on every path, build and engine (see [`crate::kernel`]). Every
 //! shape, length, parameter and overflow problem is reported as an [`Error`] before anything is
 //! written; the output is untouched on error.
-use crate::driver::{ASource, KernelKind, Problem, Scratch};
+use crate::driver::{arena_scratch, grow, ASource, Buffers, KernelKind, Problem, Sizes};
 use crate::epilogue::{Epilogue, QOutput, RowScales};
 use crate::kernel::{relaxed_dot_is_pmaddubsw, KB, MR};
 use crate::matrix::QMatRef;
 use crate::pack::PackedQB;
-use crate::quantize::{min_max, params_from_range, DynamicParams};
+use crate::quantize::{min_max, params_from_range};
+use crate::scratch::QScratch;
 use crate::types::{QuantParams, Q8};
 use alloc::vec::Vec;
+use wasmnn_arena::Scope;
 use wasmnn_kernels::par::{task_count, ParallelFor, Slots};
 use wasmnn_kernels::{Error, MatRef, Result};
+
+/// Where the scratch of one call comes from.
+enum Work<'w, 'a> {
+    /// Reusable heap buffers, one per thread (a [`QScratch`]'s).
+    Heap(&'w mut Vec<Buffers>),
+    /// Carved from an arena scope (single-threaded calls).
+    Arena(&'w Scope<'a>),
+}
 
 /// How a call may split its work: `threads` threads running the tasks through `par`.
 #[derive(Clone, Copy)]
@@ -138,7 +148,86 @@ pub fn qgemm_with<A: Q8>(
     out: QOutput<'_>,
     opts: QGemmOptions,
 ) -> Result<()> {
-    quantized(a, a_params, b, out, opts, ONE_THREAD)
+    qgemm_scratch(a, a_params, b, out, opts, &mut QScratch::new())
+}
+
+/// [`qgemm_with`] with reusable scratch memory: once `scratch` has served a problem of this size
+/// it is reused, and the call makes no heap allocation.
+///
+/// ```
+/// use wasmnn_quant::{qgemm_scratch, PackedQB, QGemmOptions, QMatMut, QMatRef, QOutput, QScratch, QuantParams};
+/// let b = PackedQB::from_row_major(&[1i8, -1, 2, 3, 0, 1], 3, 2, QuantParams::IDENTITY)?;
+/// let a = [1u8, 2, 3, 4, 5, 6]; // 2 x 3, zero point 0
+/// let mut scratch = QScratch::new();
+/// for _ in 0..3 {
+///     let mut c = [0i32; 4];
+///     qgemm_scratch(QMatRef::row_major(&a, 2, 3)?, QuantParams::IDENTITY, &b,
+///         QOutput::I32(QMatMut::row_major(&mut c, 2, 2)?), QGemmOptions::default(), &mut scratch)?;
+///     assert_eq!(c, [5, 8, 14, 17]);
+/// }
+/// # Ok::<(), wasmnn_quant::Error>(())
+/// ```
+pub fn qgemm_scratch<A: Q8>(
+    a: QMatRef<'_, A>,
+    a_params: QuantParams<'_>,
+    b: &PackedQB,
+    out: QOutput<'_>,
+    opts: QGemmOptions,
+    scratch: &mut QScratch,
+) -> Result<()> {
+    quantized(
+        a,
+        a_params,
+        b,
+        out,
+        opts,
+        ONE_THREAD,
+        Work::Heap(&mut scratch.slots),
+    )
+}
+
+/// [`qgemm_scratch`] on a [`QScratch`]'s GEMM buffers alone (for callers that hold its other
+/// buffers meanwhile, e.g. the im2col matrix of a convolution).
+pub(crate) fn qgemm_slots<A: Q8>(
+    a: QMatRef<'_, A>,
+    a_params: QuantParams<'_>,
+    b: &PackedQB,
+    out: QOutput<'_>,
+    opts: QGemmOptions,
+    slots: &mut Vec<Buffers>,
+) -> Result<()> {
+    quantized(a, a_params, b, out, opts, ONE_THREAD, Work::Heap(slots))
+}
+
+/// [`qgemm_with`] with its scratch carved from an arena scope: no heap allocation at all, even
+/// on the first call. The scratch is given back when the scope is dropped. Single-threaded.
+/// An arena too small for the scratch is reported as [`Error::BufferTooSmall`] (`needed` and
+/// `len` in bytes) before anything is written.
+///
+/// ```
+/// use wasmnn_arena::Arena;
+/// use wasmnn_quant::{qgemm_in, PackedQB, QGemmOptions, QMatMut, QMatRef, QOutput, QuantParams};
+/// let b = PackedQB::from_row_major(&[1i8, -1, 2, 3, 0, 1], 3, 2, QuantParams::IDENTITY)?;
+/// let a = [1u8, 2, 3, 4, 5, 6]; // 2 x 3, zero point 0
+/// let mut arena = Arena::with_capacity(64 * 1024).expect("arena");
+/// let mut c = [0i32; 4];
+/// {
+///     let scope = arena.scope();
+///     qgemm_in(&scope, QMatRef::row_major(&a, 2, 3)?, QuantParams::IDENTITY, &b,
+///         QOutput::I32(QMatMut::row_major(&mut c, 2, 2)?), QGemmOptions::default())?;
+/// } // the scratch goes back to the arena here
+/// assert_eq!((c, arena.used()), ([5, 8, 14, 17], 0));
+/// # Ok::<(), wasmnn_quant::Error>(())
+/// ```
+pub fn qgemm_in<A: Q8>(
+    scope: &Scope<'_>,
+    a: QMatRef<'_, A>,
+    a_params: QuantParams<'_>,
+    b: &PackedQB,
+    out: QOutput<'_>,
+    opts: QGemmOptions,
+) -> Result<()> {
+    quantized(a, a_params, b, out, opts, ONE_THREAD, Work::Arena(scope))
 }
 
 /// [`qgemm`] split over `threads` threads through `par`: blocks of rows of A are the tasks,
@@ -169,8 +258,38 @@ pub fn qgemm_par<A: Q8>(
     threads: usize,
     par: ParallelFor<'_>,
 ) -> Result<()> {
+    qgemm_par_scratch(a, a_params, b, out, threads, par, &mut QScratch::new())
+}
+
+/// [`qgemm_par`] with reusable scratch memory (one set of buffers per thread): once `scratch`
+/// has served a problem of this size with this thread count, our code makes no heap
+/// allocation (the "parallel for" itself may: rayon's job bookkeeping is not ours).
+///
+/// ```
+/// use wasmnn_quant::{qgemm_par_scratch, PackedQB, QMatMut, QMatRef, QOutput, QScratch, QuantParams};
+/// let (m, k, n) = (64, 256, 64);
+/// let a: Vec<u8> = (0..m * k).map(|i| (i * 7 % 256) as u8).collect();
+/// let b = PackedQB::from_row_major(&vec![1i8; k * n], k, n, QuantParams::IDENTITY)?;
+/// let par = |count: usize, task: &(dyn Fn(usize) + Sync)| (0..count).for_each(task);
+/// let (mut c, mut scratch) = (vec![0i32; m * n], QScratch::new());
+/// qgemm_par_scratch(QMatRef::row_major(&a, m, k)?, QuantParams::IDENTITY, &b,
+///     QOutput::I32(QMatMut::row_major(&mut c, m, n)?), 2, &par, &mut scratch)?;
+/// assert_eq!(c[0], a[..k].iter().map(|&v| v as i32).sum::<i32>());
+/// # Ok::<(), wasmnn_quant::Error>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn qgemm_par_scratch<A: Q8>(
+    a: QMatRef<'_, A>,
+    a_params: QuantParams<'_>,
+    b: &PackedQB,
+    out: QOutput<'_>,
+    threads: usize,
+    par: ParallelFor<'_>,
+    scratch: &mut QScratch,
+) -> Result<()> {
     let split = Split { threads, par };
-    quantized(a, a_params, b, out, QGemmOptions::default(), split)
+    let work = Work::Heap(&mut scratch.slots);
+    quantized(a, a_params, b, out, QGemmOptions::default(), split, work)
 }
 
 fn quantized<A: Q8>(
@@ -180,6 +299,7 @@ fn quantized<A: Q8>(
     out: QOutput<'_>,
     opts: QGemmOptions,
     split: Split<'_>,
+    work: Work<'_, '_>,
 ) -> Result<()> {
     a_params.validate::<A>("a quantization", a.rows())?;
     let scales = match a_params {
@@ -192,7 +312,7 @@ fn quantized<A: Q8>(
         signed: A::SIGNED,
         params: a_params,
     };
-    run(src, m, k, scales, b, out, opts, split)
+    run(src, m, k, scales, b, out, opts, split, work)
 }
 
 /// `C = epilogue(quantize(A) B)` for f32 A (`m x k`): A is quantized to u8 on the fly
@@ -228,7 +348,34 @@ pub fn qgemm_dynamic_with(
     out: QOutput<'_>,
     opts: QGemmOptions,
 ) -> Result<()> {
-    dynamic(a, quant, b, out, opts, ONE_THREAD)
+    qgemm_dynamic_scratch(a, quant, b, out, opts, &mut QScratch::new())
+}
+
+/// [`qgemm_dynamic_with`] with reusable scratch memory (the packed A, the quantization
+/// parameters of its rows): once `scratch` has served a problem of this size, the call makes
+/// no heap allocation.
+///
+/// ```
+/// use wasmnn_kernels::{Activation, MatRef};
+/// use wasmnn_quant::{qgemm_dynamic_scratch, DynamicQuant, PackedQB, QGemmOptions, QMatMut, QOutput, QScratch};
+/// let b = PackedQB::quantize_f32(MatRef::row_major(&[1.0, 0.0, 0.0, 1.0], 2, 2)?)?;
+/// let mut scratch = QScratch::new();
+/// let mut y = [0.0f32; 2];
+/// qgemm_dynamic_scratch(MatRef::row_major(&[0.5, -1.0], 1, 2)?, DynamicQuant::PerRow, &b,
+///     QOutput::F32 { c: QMatMut::row_major(&mut y, 1, 2)?, bias: None,
+///                    activation: Activation::Identity }, QGemmOptions::default(), &mut scratch)?;
+/// assert!((y[0] - 0.5).abs() < 0.01 && (y[1] + 1.0).abs() < 0.01);
+/// # Ok::<(), wasmnn_quant::Error>(())
+/// ```
+pub fn qgemm_dynamic_scratch(
+    a: MatRef<'_>,
+    quant: DynamicQuant,
+    b: &PackedQB,
+    out: QOutput<'_>,
+    opts: QGemmOptions,
+    scratch: &mut QScratch,
+) -> Result<()> {
+    dynamic(a, quant, b, out, opts, ONE_THREAD, scratch)
 }
 
 /// [`qgemm_dynamic`] split over `threads` threads through `par`, as [`qgemm_par`]: the
@@ -259,8 +406,35 @@ pub fn qgemm_dynamic_par(
     threads: usize,
     par: ParallelFor<'_>,
 ) -> Result<()> {
+    qgemm_dynamic_par_scratch(a, quant, b, out, threads, par, &mut QScratch::new())
+}
+
+/// [`qgemm_dynamic_par`] with reusable scratch memory, as [`qgemm_par_scratch`].
+///
+/// ```
+/// use wasmnn_kernels::{Activation, MatRef};
+/// use wasmnn_quant::{qgemm_dynamic_par_scratch, DynamicQuant, PackedQB, QMatMut, QOutput, QScratch};
+/// let b = PackedQB::quantize_f32(MatRef::row_major(&[1.0, 0.0, 0.0, 1.0], 2, 2)?)?;
+/// let par = |count: usize, task: &(dyn Fn(usize) + Sync)| (0..count).for_each(task);
+/// let (mut y, mut scratch) = ([0.0f32; 4], QScratch::new());
+/// qgemm_dynamic_par_scratch(MatRef::row_major(&[0.5, -1.0, 2.0, 0.0], 2, 2)?,
+///     DynamicQuant::PerRow, &b, QOutput::F32 { c: QMatMut::row_major(&mut y, 2, 2)?,
+///     bias: None, activation: Activation::Identity }, 2, &par, &mut scratch)?;
+/// assert!((y[2] - 2.0).abs() < 0.02);
+/// # Ok::<(), wasmnn_quant::Error>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn qgemm_dynamic_par_scratch(
+    a: MatRef<'_>,
+    quant: DynamicQuant,
+    b: &PackedQB,
+    out: QOutput<'_>,
+    threads: usize,
+    par: ParallelFor<'_>,
+    scratch: &mut QScratch,
+) -> Result<()> {
     let split = Split { threads, par };
-    dynamic(a, quant, b, out, QGemmOptions::default(), split)
+    dynamic(a, quant, b, out, QGemmOptions::default(), split, scratch)
 }
 
 fn dynamic(
@@ -270,42 +444,69 @@ fn dynamic(
     out: QOutput<'_>,
     opts: QGemmOptions,
     split: Split<'_>,
+    scratch: &mut QScratch,
 ) -> Result<()> {
     let (m, k) = (a.rows(), a.cols());
     check_shapes(m, k, b, &out)?;
-    let row = |i: usize, buf: &mut Vec<f32>| -> (f32, f32) {
+    let QScratch {
+        slots,
+        params,
+        scales,
+        row: buf,
+        ..
+    } = scratch;
+    // Every buffer is sized before anything is written.
+    grow(buf, if a.col_stride() == 1 { 0 } else { k }, 0.0)?;
+    let count = match quant {
+        DynamicQuant::PerTensor => 1,
+        DynamicQuant::PerRow => m,
+    };
+    scales.clear();
+    scales.try_reserve(count).map_err(|_| no_memory())?;
+    params.clear();
+    params.try_reserve(count).map_err(|_| no_memory())?;
+    let row = |i: usize, buf: &mut [f32]| -> (f32, f32) {
         if a.col_stride() == 1 {
             min_max(&a.data()[i * a.row_stride()..][..k])
         } else {
-            buf.clear();
-            buf.extend((0..k).map(|j| a.get(i, j).unwrap_or(0.0)));
+            let buf = &mut buf[..k];
+            for (j, v) in buf.iter_mut().enumerate() {
+                *v = a.get(i, j).unwrap_or(0.0);
+            }
             min_max(buf)
         }
     };
-    let mut buf = Vec::new();
-    let params: Vec<DynamicParams> = match quant {
+    match quant {
         DynamicQuant::PerTensor => {
             let (mut lo, mut hi) = (0.0f32, 0.0f32);
             for i in 0..m {
-                let (l, h) = row(i, &mut buf);
+                let (l, h) = row(i, buf);
                 lo = lo.min(l);
                 hi = hi.max(h);
             }
-            alloc::vec![params_from_range::<u8>(lo, hi)]
+            params.push(params_from_range::<u8>(lo, hi));
         }
-        DynamicQuant::PerRow => (0..m)
-            .map(|i| {
-                let (l, h) = row(i, &mut buf);
-                params_from_range::<u8>(l, h)
-            })
-            .collect(),
-    };
-    let scales: Vec<f32> = params.iter().map(|p| p.scale).collect();
+        DynamicQuant::PerRow => {
+            for i in 0..m {
+                let (l, h) = row(i, buf);
+                params.push(params_from_range::<u8>(l, h));
+            }
+        }
+    }
+    scales.extend(params.iter().map(|p| p.scale));
     let rs = match quant {
         DynamicQuant::PerTensor => RowScales::Tensor(scales[0]),
-        DynamicQuant::PerRow => RowScales::Rows(&scales),
+        DynamicQuant::PerRow => RowScales::Rows(scales),
     };
-    run(ASource::F32(a, &params), m, k, rs, b, out, opts, split)
+    let work = Work::Heap(slots);
+    run(ASource::F32(a, params), m, k, rs, b, out, opts, split, work)
+}
+
+fn no_memory() -> Error {
+    Error::InvalidArgument {
+        what: "scratch",
+        why: "not enough memory",
+    }
 }
 
 fn check_shapes(m: usize, k: usize, b: &PackedQB, out: &QOutput<'_>) -> Result<()> {
@@ -344,6 +545,7 @@ fn run(
     mut out: QOutput<'_>,
     opts: QGemmOptions,
     split: Split<'_>,
+    work: Work<'_, '_>,
 ) -> Result<()> {
     check_shapes(m, k, b, &out)?;
     out.validate(b.n())?;
@@ -372,25 +574,47 @@ fn run(
     } else {
         1 // the GEMV stays on one thread
     };
+    let sizes = problem.sizes();
+    let slots = match work {
+        Work::Arena(scope) => {
+            let mut scratch = arena_scratch(scope, &sizes)?;
+            let epi = Epilogue::new(&mut out, scales, b.scales());
+            // SAFETY: as the heap path below.
+            unsafe { problem.run(&epi, &mut scratch) };
+            return Ok(());
+        }
+        Work::Heap(slots) => slots,
+    };
+    // One scratch per thread, all sized before anything is written; a task holds one while it
+    // runs.
+    let count = split
+        .threads
+        .min(tasks)
+        .clamp(1, wasmnn_kernels::par::MAX_SLOTS);
+    if slots.len() < count {
+        slots
+            .try_reserve(count - slots.len())
+            .map_err(|_| no_memory())?;
+        slots.resize_with(count, Buffers::default);
+    }
+    for s in slots[..count].iter_mut() {
+        s.reserve(&sizes)?;
+    }
     if tasks == 1 {
-        let mut scratch = problem.scratch()?;
+        let mut scratch = slots[0].view(&sizes);
         let epi = Epilogue::new(&mut out, scales, b.scales());
         // SAFETY: shapes checked above (A is m x k, B k x n, the output m x n); the output view
         // was validated against its exclusively borrowed slice; the scratch fits the problem.
         unsafe { problem.run(&epi, &mut scratch) };
         return Ok(());
     }
-    // One scratch per thread, all allocated before anything is written; a task holds one while
-    // it runs.
-    let slots = Slots::new(split.threads.min(tasks));
-    let mut scratch = (0..slots.count())
-        .map(|_| problem.scratch())
-        .collect::<Result<Vec<_>>>()?;
+    let slots_held = Slots::new(count);
     let epi = Epilogue::new(&mut out, scales, b.scales());
     let shared = Shared {
         problem: &problem,
         epi: &epi,
-        scratch: scratch.as_mut_ptr(),
+        scratch: slots.as_mut_ptr(),
+        sizes,
     };
     let mc = problem.mc();
     let per = blocks.div_ceil(tasks);
@@ -398,21 +622,26 @@ fn run(
         let shared = &shared;
         // A "parallel for" running more tasks at once than `threads` waits here for a slot.
         let slot = loop {
-            match slots.claim() {
+            match slots_held.claim() {
                 Some(i) => break i,
                 None => core::hint::spin_loop(),
             }
         };
-        // SAFETY: slot < slots.count() == scratch.len(), held by this task alone until it is
-        // released below.
+        // SAFETY: slot < count <= the number of buffers, held by this task alone until it is
+        // released below; every buffer was reserved for `sizes` above.
         let s = unsafe { &mut *shared.scratch.add(slot) };
+        let mut view = s.view(&shared.sizes);
         for block in t * per..((t + 1) * per).min(blocks) {
             let i0 = block * mc;
             // SAFETY: as the single-threaded path above (m >= 2 here); rows i0 .. i0 + rows
             // belong to this task's blocks alone.
-            unsafe { shared.problem.block(shared.epi, s, i0, mc.min(m - i0)) };
+            unsafe {
+                shared
+                    .problem
+                    .block(shared.epi, &mut view, i0, mc.min(m - i0))
+            };
         }
-        slots.release(slot);
+        slots_held.release(slot);
     });
     Ok(())
 }
@@ -422,7 +651,8 @@ fn run(
 struct Shared<'a> {
     problem: &'a Problem<'a>,
     epi: &'a Epilogue<'a>,
-    scratch: *mut Scratch,
+    scratch: *mut Buffers,
+    sizes: Sizes,
 }
 
 // SAFETY: tasks only read the problem, write disjoint rows of the output, and use the scratch

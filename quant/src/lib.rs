@@ -49,17 +49,20 @@ pub mod matrix;
 pub mod onnx;
 pub mod pack;
 pub mod quantize;
+mod scratch;
 pub mod simd;
 pub mod types;
 
 pub use epilogue::QOutput;
 pub use gemm::{
-    qgemm, qgemm_dynamic, qgemm_dynamic_par, qgemm_dynamic_with, qgemm_par, qgemm_with,
+    qgemm, qgemm_dynamic, qgemm_dynamic_par, qgemm_dynamic_par_scratch, qgemm_dynamic_scratch,
+    qgemm_dynamic_with, qgemm_in, qgemm_par, qgemm_par_scratch, qgemm_scratch, qgemm_with,
     DynamicQuant, KernelChoice, QGemmOptions,
 };
 pub use linear::QLinear;
 pub use matrix::{QMatMut, QMatRef};
 pub use pack::PackedQB;
 pub use quantize::{dequantize_linear, dynamic_quantize_linear, quantize_linear, DynamicParams};
+pub use scratch::QScratch;
 pub use types::{QuantParams, Q8};
 pub use wasmnn_kernels::{Error, Result};

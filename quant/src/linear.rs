@@ -5,9 +5,10 @@
 //! exact i32 products are dequantized, biased and activated on the register tile. Decode steps
 //! (one row) run the GEMV, which streams one byte per weight.
 use crate::epilogue::QOutput;
-use crate::gemm::{qgemm_dynamic_with, DynamicQuant, QGemmOptions};
+use crate::gemm::{qgemm_dynamic_scratch, DynamicQuant, QGemmOptions};
 use crate::matrix::QMatMut;
 use crate::pack::PackedQB;
+use crate::scratch::QScratch;
 use alloc::vec::Vec;
 use wasmnn_kernels::{Activation, Error, MatRef, Result};
 
@@ -103,15 +104,49 @@ impl QLinear {
 
     /// `y = act(x W + b)` for `rows` row-major input rows.
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut [f32]) -> Result<()> {
+        self.forward_scratch(x, rows, y, &mut QScratch::new())
+    }
+
+    /// [`QLinear::forward`] with reusable scratch memory: once `scratch` has served this many
+    /// rows, the call makes no heap allocation (see [`QScratch`]).
+    pub fn forward_scratch(
+        &self,
+        x: &[f32],
+        rows: usize,
+        y: &mut [f32],
+        scratch: &mut QScratch,
+    ) -> Result<()> {
         let (k, n) = (self.in_features(), self.out_features());
         let x = MatRef::new(x, rows, k, k, 1)?;
         let y = QMatMut::new(y, rows, n, n, 1)?;
-        self.forward_views(x, y)
+        self.forward_views_scratch(x, y, scratch)
     }
 
     /// The general form on strided views.
     pub fn forward_views(&self, x: MatRef<'_>, y: QMatMut<'_, f32>) -> Result<()> {
-        qgemm_dynamic_with(
+        self.forward_views_scratch(x, y, &mut QScratch::new())
+    }
+
+    /// [`QLinear::forward_views`] with reusable scratch memory.
+    ///
+    /// ```
+    /// use wasmnn_kernels::{Activation, MatRef};
+    /// use wasmnn_quant::{QLinear, QMatMut, QScratch};
+    /// let layer = QLinear::new(&[1.0, 0.0, 0.0, 1.0], 2, 2, None, Activation::Identity)?;
+    /// let x = [0.5f32, 9.0, -1.0, 9.0]; // 1 x 2 read with column stride 2
+    /// let mut y = [0.0f32; 2];
+    /// layer.forward_views_scratch(MatRef::new(&x, 1, 2, 4, 2)?,
+    ///     QMatMut::row_major(&mut y, 1, 2)?, &mut QScratch::new())?;
+    /// assert!((y[0] - 0.5).abs() < 0.01 && (y[1] + 1.0).abs() < 0.01);
+    /// # Ok::<(), wasmnn_quant::Error>(())
+    /// ```
+    pub fn forward_views_scratch(
+        &self,
+        x: MatRef<'_>,
+        y: QMatMut<'_, f32>,
+        scratch: &mut QScratch,
+    ) -> Result<()> {
+        qgemm_dynamic_scratch(
             x,
             self.quant,
             &self.weights,
@@ -121,6 +156,7 @@ impl QLinear {
                 activation: self.activation,
             },
             QGemmOptions::default(),
+            scratch,
         )
     }
 }

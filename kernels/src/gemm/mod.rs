@@ -39,9 +39,67 @@ pub(crate) use tile::Strided;
 /// # Ok::<(), wasmnn_kernels::Error>(())
 /// ```
 pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) -> Result<()> {
+    gemm_scratch(alpha, a, b, beta, c, &mut GemmScratch::new())
+}
+
+/// Reusable scratch memory of [`gemm_scratch`]: the packed copy of B. It grows to the largest
+/// B it has packed (never shrinks) and is reused afterwards.
+///
+/// ```
+/// let scratch = wasmnn_kernels::GemmScratch::new();
+/// assert_eq!(scratch.bytes(), 0); // grows on first use
+/// ```
+#[derive(Clone, Debug)]
+pub struct GemmScratch {
+    b: PackedB,
+}
+
+impl Default for GemmScratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GemmScratch {
+    /// An empty scratch (no memory held); the first call sizes it.
+    pub fn new() -> Self {
+        Self {
+            b: PackedB::empty(),
+        }
+    }
+
+    /// Bytes of packed B currently held.
+    pub fn bytes(&self) -> usize {
+        self.b.size_bytes()
+    }
+}
+
+/// [`gemm`] packing B into reusable scratch memory: once `scratch` has packed a B of this size,
+/// the call makes no heap allocation (A is read in place, C written in place).
+///
+/// ```
+/// use wasmnn_kernels::{gemm_scratch, GemmScratch, MatMut, MatRef};
+/// let mut scratch = GemmScratch::new();
+/// let mut c = [0.0f32; 4];
+/// for s in [1.0, 2.0] {
+///     let b = [s, 0.0, 0.0, s]; // s * identity
+///     gemm_scratch(1.0, MatRef::row_major(&[1.0, 2.0, 3.0, 4.0], 2, 2)?,
+///         MatRef::row_major(&b, 2, 2)?, 0.0, MatMut::row_major(&mut c, 2, 2)?, &mut scratch)?;
+/// }
+/// assert_eq!(c, [2.0, 4.0, 6.0, 8.0]);
+/// # Ok::<(), wasmnn_kernels::Error>(())
+/// ```
+pub fn gemm_scratch(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: MatMut<'_>,
+    scratch: &mut GemmScratch,
+) -> Result<()> {
     check_shapes(&a, b.rows(), b.cols(), &c)?;
-    let packed = PackedB::new(b)?;
-    gemm_packed(alpha, a, &packed, beta, c, &[])
+    scratch.b.repack(b, pack::DEFAULT_KC)?;
+    gemm_packed(alpha, a, &scratch.b, beta, c, &[])
 }
 
 /// `C = alpha * A B + beta * C` with pre-packed B, followed by the epilogue `ops` (bias,

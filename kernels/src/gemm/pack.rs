@@ -48,15 +48,20 @@ impl PackedB {
         Self::new(MatRef::named("b", data, k, n, n, 1)?)
     }
 
-    /// Packs `b` with K blocks of `kc` rows (`kc >= 1`). Smaller blocks trade more passes over C
-    /// for a smaller cache footprint; see [`DEFAULT_KC`].
-    pub fn with_kc(b: MatRef<'_>, kc: usize) -> Result<Self> {
-        let mut packed = Self {
+    /// An empty `0 x 0` packing that holds no memory (a buffer for [`PackedB::repack`]).
+    pub(crate) fn empty() -> Self {
+        Self {
             k: 0,
             n: 0,
             kc: DEFAULT_KC,
             data: Vec::new(),
-        };
+        }
+    }
+
+    /// Packs `b` with K blocks of `kc` rows (`kc >= 1`). Smaller blocks trade more passes over C
+    /// for a smaller cache footprint; see [`DEFAULT_KC`].
+    pub fn with_kc(b: MatRef<'_>, kc: usize) -> Result<Self> {
+        let mut packed = Self::empty();
         packed.repack(b, kc)?;
         Ok(packed)
     }
