@@ -239,7 +239,7 @@ function table(env, records) {
   const lines = [`== ${env}: median ms per call (copy in, run, copy out) and GFLOP/s; kernel = wasmnn's GEMM only on resident buffers`,
     line(['who', 'op', 'shape', 'median', 'min', 'rate', 'kernel', 'check'])];
   for (const r of records) {
-    const who = `${r.peer === 'wasmnn' ? r.build : r.peer} t${r.threads}`;
+    const who = `${r.peer === 'wasmnn' ? `${r.build}${r.weights === 'int8' ? ' int8' : ''}` : r.peer} t${r.threads}`;
     if (r.skipped || r.error) { lines.push(line([who, r.op, r.shape, r.error ? `ERROR: ${r.error}` : `n/a: ${r.skipped}`])); continue; }
     const rate = r.gflops != null ? `${r.gflops.toFixed(1)} GF/s` : r.gbps != null ? `${r.gbps.toFixed(2)} GB/s` : '';
     const kernelRate = r.gflops != null && r.kernel_ms ? ` (${(r.gflops * r.median_ms / r.kernel_ms).toFixed(1)})` : '';

@@ -54,19 +54,31 @@ export async function modelInputs(c, read) {
   };
 }
 
+/** Cosine of two equally long vectors. */
+function cosine(a, b) {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  return ab / Math.sqrt(aa * bb);
+}
+
 /**
  * wasmnn's adapter (an entry of ADAPTERS in runner.mjs). One call = SentenceEncoder.embed([text])
  * (tokenize, copy in, run, copy the embedding out) or ImageClassifier.run(image, shape).
- * `weights`: 'f32' (default) or 'int8', when the graph runner's JS classes accept it.
+ * `weights`: 'f32' (default) or 'int8' (the graph runner quantizes the weights of the layers
+ * that allow it: the classes' optional last constructor argument).
  */
 export const MODEL_ADAPTER = {
   call(w, c, d, { weights = 'f32' } = {}) {
-    if (weights !== 'f32') throw new Error(`--weights ${weights}: the graph runner's JS classes have no int8 option yet`);
+    const int8 = weights === 'int8';
+    const Class = c.model === CNN ? w.ImageClassifier : w.SentenceEncoder;
+    if (int8 && Class.length < (c.model === CNN ? 2 : 4)) { // wasm-bindgen would drop the extra argument
+      throw new Error("--weights int8: this package's graph classes have no int8 option: rebuild it");
+    }
     if (c.model === CNN) {
-      const clf = new w.ImageClassifier(d.onnx);
+      const clf = new w.ImageClassifier(d.onnx, int8);
       return { run: () => clf.run(d.image, d.imageShape), free: () => clf.free(), info: { weights } };
     }
-    const enc = new w.SentenceEncoder(d.onnx, d.vocab, c.output);
+    const enc = new w.SentenceEncoder(d.onnx, d.vocab, c.output, int8);
     const got = Array.from(enc.encode(d.text), Number);
     const want = Array.from(d.inputIds, Number);
     if (got.join() !== want.join()) {
@@ -77,6 +89,22 @@ export const MODEL_ADAPTER = {
     return { run: () => enc.embed(texts), free: () => enc.free(), info: { weights } };
   },
   outLen: (c) => c.outLen,
+  /**
+   * f32 weights: max |out - ORT-web's out| <= 1e-3. int8 weights approximate the f32 model:
+   * `check` is ok when the cosine to ORT-web's f32 output is >= 0.999 (issue 6's bar for the
+   * int8 MiniLM embedding); `max_err` is still the max abs diff.
+   */
+  check(c, out, ref, { weights = 'f32' } = {}) {
+    let err = out.length === ref.length ? 0 : Infinity;
+    for (let i = 0; i < ref.length; i++) {
+      const diff = Math.abs(out[i] - ref[i]);
+      err = Number.isNaN(diff) ? Infinity : Math.max(err, diff);
+    }
+    const max_err = Number(err.toPrecision(3));
+    if (weights !== 'int8') return { check: err <= 1e-3 ? 'ok' : 'FAIL', max_err };
+    const cos = out.length === ref.length ? cosine(out, ref) : NaN;
+    return { check: cos >= 0.999 ? 'ok' : 'FAIL', max_err, cosine: Number(cos.toPrecision(6)) };
+  },
 };
 
 /** `read` for model cases in a page or Worker: the files under `base` (a URL path such as '/models'). */

@@ -198,7 +198,7 @@ export async function runBench(opts) {
       const ref = model ? (opts.modelRefs?.[c.shape] ?? null) : (c.flops ?? 0) <= VERIFY_MAX_FLOPS ? reference(c, d) : null;
       // Public API: one call = copy in, run, copy out; weights packed once, outside the timing.
       call = adapter.call(wasm, c, d, opts);
-      const verified = ref ? check(c, (call.fix ?? ((y) => y))(call.run()), ref) : {};
+      const verified = ref ? (adapter.check ?? check)(c, (call.fix ?? ((y) => y))(call.run()), ref, opts) : {};
       let sink = null;
       const t = measure((n) => { for (let i = 0; i < n; i++) sink = call.run(); }, budget);
       const outLen = adapter.outLen ? adapter.outLen(c) : c.M * c.N;

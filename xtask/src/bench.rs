@@ -25,8 +25,9 @@ const RELAXED_THREADS_TARGET_DIR: &str = "target/relaxed-threads";
 const USAGE: &str =
     "cargo xtask bench [--env node|chromium] [--op matmul,...] [--shape \"S1;S2\"] \
                      [--threads 1[,2]] [--build simd128|relaxed|threads|relaxed-threads|all] \
-                     [--quick] [--peers] [--peers-from-shared] [--out FILE]
-  --op model --shape \"minilm-seq14;minilm-seq128;mobilenetv3-textdir\": whole models (../shared/models)
+                     [--quick] [--peers] [--peers-from-shared] [--weights f32|int8] [--out FILE]
+  --op model --shape \"minilm-seq14;minilm-seq128;mobilenetv3-textdir\": whole models (../shared/models);
+  --weights int8: the graph runner quantizes wasmnn's weights (model cases)
   --threads with a count > 1 selects the threads flavour of each build (bench/pkg-threads: \
 nightly build-std + shared memory), which then runs every listed count, 1 included";
 
@@ -136,6 +137,7 @@ pub struct Opts {
     op: Option<String>,
     shape: Option<String>,
     threads: Option<String>,
+    weights: Option<String>,
     builds: Vec<Build>,
     quick: bool,
     peers: bool,
@@ -195,6 +197,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         op: a.value("--op")?,
         shape: a.value("--shape")?,
         threads,
+        weights: a.value("--weights")?,
         builds,
         quick: a.flag("--quick"),
         peers: a.flag("--peers"),
@@ -218,6 +221,7 @@ fn case_args(opts: &Opts, default_threads: Option<&str>) -> Vec<String> {
     push("--op", opts.op.as_deref());
     push("--shape", opts.shape.as_deref());
     push("--threads", opts.threads.as_deref().or(default_threads));
+    push("--weights", opts.weights.as_deref());
     if opts.quick {
         v.push("--quick".into());
     }
