@@ -7,6 +7,8 @@
 //! `1e-6 * (k + 1) * sum |terms|`), transcendental functions within the kernels' stated bounds.
 mod graph_common;
 
+use graph_common::values;
+
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -93,19 +95,6 @@ fn runner() -> TestRunner {
         },
         TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
     )
-}
-
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 /// Row-major index of `idx` in `shape`, broadcasting size-1 dimensions.
@@ -550,6 +539,32 @@ fn softmax_layernorm_reduce() {
     assert!((m.as_f32().unwrap()[0] as f64 - want).abs() < 1e-6);
 }
 
+/// Special values of the row kernels behind `Softmax`: a line of only `-inf` (a fully masked
+/// attention row) gives zeros, on the last axis and along an inner axis; a NaN makes its line
+/// NaN and leaves the others alone.
+#[wasm_bindgen_test(unsupported = test)]
+fn softmax_masked_and_nan_lines() {
+    let inf = f32::NEG_INFINITY;
+    let v = vec![inf, inf, 0.0, 0.0, f32::NAN, 1.0];
+    for (axis, zero, half, nan) in [(-1, [0, 1], [2, 3], [4, 5]), (0, [0, 3], [1, 4], [2, 5])] {
+        let shape: &[usize] = if axis == -1 { &[3, 2] } else { &[2, 3] };
+        let v: Vec<f32> = if axis == -1 {
+            v.clone()
+        } else {
+            vec![inf, 0.0, f32::NAN, inf, 0.0, 1.0]
+        };
+        let y = run(
+            "Softmax",
+            &[&x(f32t(shape, v))],
+            &[("axis", Attr::Int(axis))],
+        );
+        let y = y.as_f32().unwrap();
+        assert!(zero.iter().all(|&i| y[i] == 0.0), "{axis}: {y:?}");
+        assert!(half.iter().all(|&i| y[i] == 0.5), "{axis}: {y:?}");
+        assert!(nan.iter().all(|&i| y[i].is_nan()), "{axis}: {y:?}");
+    }
+}
+
 #[wasm_bindgen_test(unsupported = test)]
 fn unary_functions() {
     let v: Vec<f32> = vec![-3.0, -0.5, 0.0, 0.25, 1.0, 2.0, 4.0];
@@ -607,6 +622,23 @@ fn unary_functions() {
         &[],
     );
     assert_eq!(y.as_f32().unwrap(), &[-1.0, -0.5, 0.0, 0.25, 1.0, 1.5, 1.5]);
+    // min > max gives max (as ONNX Runtime); a NaN bound is no bound.
+    let y = run(
+        "Clip",
+        &[&t(), &c(f32t(&[], vec![2.0])), &c(f32t(&[], vec![-1.0]))],
+        &[],
+    );
+    assert_eq!(y.as_f32().unwrap(), &[-1.0; 7]);
+    let y = run(
+        "Clip",
+        &[
+            &t(),
+            &c(f32t(&[], vec![f32::NAN])),
+            &c(f32t(&[], vec![1.0])),
+        ],
+        &[],
+    );
+    assert_eq!(y.as_f32().unwrap(), &[-3.0, -0.5, 0.0, 0.25, 1.0, 1.0, 1.0]);
     // Cast: f32 -> i64 truncates toward zero; -> bool is != 0; bool -> f32 is 0/1.
     let y = run("Cast", &[&t()], &[("to", Attr::Int(7))]);
     assert_eq!(y.as_i64().unwrap(), &[-3, 0, 0, 0, 1, 2, 4]);

@@ -1,13 +1,17 @@
 //! Elementwise operators with numpy broadcasting: arithmetic (`Add`, `Sub`, `Mul`, `Div`,
 //! `Pow`, `Max`, `Min`), comparisons (`Equal`, `Less`, `Greater`) and `Where`.
 //!
-//! The loop walks the output row by row (innermost dimension), with per-input strides that are
-//! 0 along broadcast dimensions, so every broadcast pattern costs one multiply-free inner loop.
+//! f32 `Add`, `Sub`, `Mul` and `Div` are the kernels' SIMD [`crate::kernels::binary`], and `Pow`
+//! by a scalar exponent the kernels' `UnaryOp::Pow`. The rest (integers, comparisons, `Max`,
+//! `Min`, `Where`, `Pow` by a tensor) walks the output row by row (innermost dimension), with
+//! per-input strides that are 0 along broadcast dimensions, so every broadcast pattern costs one
+//! multiply-free inner loop.
 use super::{arity, input, op_common, Attrs, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::shape::{broadcast, check_rank, MAX_RANK};
 use crate::graph::tensor::{DType, DataMut, DataRef, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
+use crate::kernels::{binary, unary, BinaryOp, UnaryOp};
 
 /// The binary operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,11 +114,22 @@ impl Op for Binary {
         let (sa, sb, so) = (a.shape, b.shape, out.shape);
         match (a.data, b.data, out.data) {
             (DataRef::F32(x), DataRef::F32(y), DataMut::F32(o)) => {
+                let arithmetic = match k {
+                    BinaryKind::Add => Some(BinaryOp::Add),
+                    BinaryKind::Sub => Some(BinaryOp::Sub),
+                    BinaryKind::Mul => Some(BinaryOp::Mul),
+                    BinaryKind::Div => Some(BinaryOp::Div),
+                    _ => None,
+                };
+                if let Some(op) = arithmetic {
+                    return Ok(binary(op, x, sa, y, sb, o)?);
+                }
+                if let (BinaryKind::Pow, &[p], true) = (k, y, x.len() == o.len()) {
+                    if p.is_finite() {
+                        return Ok(unary(UnaryOp::Pow(p), x, o)?);
+                    }
+                }
                 let f = match k {
-                    BinaryKind::Add => |x: f32, y: f32| x + y,
-                    BinaryKind::Sub => |x, y| x - y,
-                    BinaryKind::Mul => |x, y| x * y,
-                    BinaryKind::Div => |x, y| x / y,
                     BinaryKind::Pow => |x: f32, y: f32| x.powf(y),
                     // NaN propagates, as in ONNX Runtime.
                     BinaryKind::Max => |x: f32, y: f32| if x.is_nan() || x > y { x } else { y },

@@ -1,10 +1,14 @@
 //! Normalisations: `LayerNormalization` (over the trailing dimensions from `axis`) and
 //! `BatchNormalization` (inference form: per-channel affine from running statistics).
+//!
+//! LayerNorm runs on the kernels' row kernel ([`crate::kernels::layer_norm`]; the trailing
+//! dimensions from `axis` form one row, the scale and bias one row-long vector each).
 use super::{arity, input, op_common, optional, Attrs, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::shape::axis;
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
+use crate::kernels::layer_norm;
 
 /// `y = (x - mean) / sqrt(var + eps) * scale + bias` over each row of the trailing dimensions.
 #[derive(Clone, Debug)]
@@ -87,47 +91,10 @@ impl Op for LayerNorm {
             Some(b) => Some(b.f32()?),
             None => None,
         };
-        let (_, d) = self.split(x.shape)?;
-        layer_norm(x.f32()?, scale, bias, d, self.epsilon, out.f32()?);
-        Ok(())
+        Ok(layer_norm(x.f32()?, out.f32()?, scale, bias, self.epsilon)?)
     }
 
     op_common!();
-}
-
-/// Layer normalisation of rows of length `d` (two passes, f64 accumulation: the statistics
-/// are exact to f32 rounding whatever the row length).
-pub(crate) fn layer_norm(
-    x: &[f32],
-    scale: &[f32],
-    bias: Option<&[f32]>,
-    d: usize,
-    eps: f32,
-    y: &mut [f32],
-) {
-    if d == 0 {
-        return;
-    }
-    for (xr, yr) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
-        let mean = xr.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-        let var = xr
-            .iter()
-            .map(|&v| {
-                let c = v as f64 - mean;
-                c * c
-            })
-            .sum::<f64>()
-            / d as f64;
-        let inv = 1.0 / (var + eps as f64).sqrt();
-        let (mean, inv) = (mean as f32, inv as f32);
-        for (j, (o, &v)) in yr.iter_mut().zip(xr).enumerate() {
-            let n = (v - mean) * inv * scale[j];
-            *o = match bias {
-                Some(b) => n + b[j],
-                None => n,
-            };
-        }
-    }
 }
 
 impl Op for BatchNorm {

@@ -1,10 +1,16 @@
 //! `Softmax`. Opset 13+: along one axis. Opset < 13: the input is flattened to 2-D at `axis`
 //! and each row (all trailing dimensions together) is normalised.
+//!
+//! Runs on the kernels' row softmax ([`crate::kernels::rows`]): contiguous lines (the last axis,
+//! or the flattened form) directly; a line along an inner axis is gathered into a scratch row,
+//! normalised there and scattered back. Special values follow the kernel: a line of only `-inf`
+//! (fully masked) gives zeros rather than ONNX Runtime's NaN; a NaN makes its line NaN.
 use super::{arity, input, op_common, Attrs, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::shape::axis;
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
+use crate::kernels::rows;
 
 /// Softmax with the semantics of its opset.
 #[derive(Clone, Debug)]
@@ -12,12 +18,18 @@ pub(crate) struct Softmax {
     pub axis: i64,
     /// Opset < 13: normalise over all dimensions from `axis` on.
     pub flatten: bool,
+    /// One line, for a softmax along an inner axis (grows on the first run, then reused).
+    line: Vec<f32>,
 }
 
 pub(crate) fn create(a: &mut Attrs<'_>, opset: i64) -> Result<Box<dyn Op>> {
     let flatten = opset < 13;
     let ax = a.int("axis", if flatten { 1 } else { -1 })?;
-    Ok(Box::new(Softmax { axis: ax, flatten }))
+    Ok(Box::new(Softmax {
+        axis: ax,
+        flatten,
+        line: Vec::new(),
+    }))
 }
 
 impl Softmax {
@@ -53,38 +65,32 @@ impl Op for Softmax {
 
     fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {
         let x = input(inputs, 0)?;
-        let (outer, n, inner) = self.geometry(x.shape)?;
-        softmax(x.f32()?, out.f32()?, outer, n, inner);
+        let (_, n, inner) = self.geometry(x.shape)?;
+        let (x, y) = (x.f32()?, out.f32()?);
+        if inner == 1 {
+            return Ok(rows::softmax(x, y, n)?);
+        }
+        if x.is_empty() {
+            return Ok(());
+        }
+        // Along an inner axis: each of the `outer x inner` lines has `n` elements `inner` apart.
+        if self.line.len() < n {
+            self.line.resize(n, 0.0);
+        }
+        let line = &mut self.line[..n];
+        for (xb, yb) in x.chunks_exact(n * inner).zip(y.chunks_exact_mut(n * inner)) {
+            for i in 0..inner {
+                for (j, v) in line.iter_mut().enumerate() {
+                    *v = xb[i + j * inner];
+                }
+                rows::softmax_inplace(line, n)?;
+                for (j, v) in line.iter().enumerate() {
+                    yb[i + j * inner] = *v;
+                }
+            }
+        }
         Ok(())
     }
 
     op_common!();
-}
-
-/// Softmax over `n` elements `inner` apart, for each of `outer x inner` lines. Subtracting the
-/// maximum keeps `exp` in range; a line of all `-inf` gives NaN, as in ONNX Runtime.
-pub(crate) fn softmax(x: &[f32], y: &mut [f32], outer: usize, n: usize, inner: usize) {
-    for o in 0..outer {
-        for i in 0..inner {
-            let base = o * n * inner + i;
-            let at = |j: usize| base + j * inner;
-            let mut max = f32::NEG_INFINITY;
-            for j in 0..n {
-                let v = x[at(j)];
-                if v > max || v.is_nan() {
-                    max = v;
-                }
-            }
-            let mut sum = 0.0f32;
-            for j in 0..n {
-                let e = (x[at(j)] - max).exp();
-                y[at(j)] = e;
-                sum += e;
-            }
-            let inv = 1.0 / sum;
-            for j in 0..n {
-                y[at(j)] *= inv;
-            }
-        }
-    }
 }

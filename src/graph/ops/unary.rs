@@ -2,14 +2,14 @@
 //! activations (`Relu`, `Sigmoid`, `Tanh`, `HardSigmoid`, `HardSwish`, `Clip`), `Neg`, `Not`,
 //! `Identity` and `Cast`.
 //!
-//! The f32 functions run four lanes at a time through the kernels' vector math
-//! ([`crate::kernels::math`], [`crate::Activation`]), the same code the GEMM epilogues use.
+//! The f32 functions are the kernels' elementwise passes: [`crate::kernels::unary`] for the math
+//! functions and [`crate::kernels::activate`] for the activations and `Clip` (the same vector
+//! code the GEMM epilogues use).
 use super::{arity, input, op_common, optional, Attrs, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::tensor::{DType, DataMut, DataRef, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
-use crate::kernels::math;
-use crate::kernels::simd::F32x4;
+use crate::kernels::{activate, unary, UnaryOp};
 use crate::Activation;
 
 /// Which function a [`Unary`] applies.
@@ -179,15 +179,15 @@ impl Op for Unary {
         }
         let xs = x.f32()?;
         let o = out.f32()?;
-        match self.kind {
-            UnaryKind::Sqrt => map_f32(xs, o, F32x4::sqrt),
-            UnaryKind::Erf => map_f32(xs, o, math::erf),
-            UnaryKind::Exp => map_f32(xs, o, math::exp),
-            UnaryKind::Log => scalar_f32(xs, o, f32::ln),
-            UnaryKind::Abs => map_f32(xs, o, F32x4::abs),
-            UnaryKind::Neg => map_f32(xs, o, F32x4::neg),
-            UnaryKind::Reciprocal => scalar_f32(xs, o, |v| 1.0 / v),
-            UnaryKind::Act(act) => map_f32(xs, o, |v| act.apply(v)),
+        let op = match self.kind {
+            UnaryKind::Sqrt => UnaryOp::Sqrt,
+            UnaryKind::Erf => UnaryOp::Erf,
+            UnaryKind::Exp => UnaryOp::Exp,
+            UnaryKind::Log => UnaryOp::Log,
+            UnaryKind::Abs => UnaryOp::Abs,
+            UnaryKind::Neg => UnaryOp::Neg,
+            UnaryKind::Reciprocal => UnaryOp::Reciprocal,
+            UnaryKind::Act(act) => return Ok(activate(act, xs, o)?),
             UnaryKind::Clip { mut min, mut max } => {
                 if let Some(m) = optional(inputs, 1) {
                     min = m.f32()?[0];
@@ -195,38 +195,22 @@ impl Op for Unary {
                 if let Some(m) = optional(inputs, 2) {
                     max = m.f32()?[0];
                 }
-                // ONNX leaves min > max unspecified; this gives `max` (like ONNX Runtime).
-                scalar_f32(xs, o, |v| if v.is_nan() { v } else { v.max(min).min(max) })
+                // A NaN bound is no bound. ONNX leaves min > max unspecified; this gives `max`
+                // (like ONNX Runtime).
+                let min = if min.is_nan() { f32::NEG_INFINITY } else { min };
+                let max = if max.is_nan() { f32::INFINITY } else { max };
+                let act = Activation::Clamp {
+                    min: min.min(max),
+                    max,
+                };
+                return Ok(activate(act, xs, o)?);
             }
             _ => return Err(GraphError::invalid("unsupported element type")),
-        }
-        Ok(())
+        };
+        Ok(unary(op, xs, o)?)
     }
 
     op_common!();
-}
-
-/// `o[i] = f(x[i])`, four lanes at a time; the tail goes through a zero-padded vector.
-pub(crate) fn map_f32(x: &[f32], o: &mut [f32], f: impl Fn(F32x4) -> F32x4) {
-    let mut xc = x.chunks_exact(4);
-    let mut oc = o.chunks_exact_mut(4);
-    for (xv, ov) in (&mut xc).zip(&mut oc) {
-        let v = f(F32x4::from_array([xv[0], xv[1], xv[2], xv[3]]));
-        ov.copy_from_slice(&v.to_array());
-    }
-    let (xt, ot) = (xc.remainder(), oc.into_remainder());
-    if !xt.is_empty() {
-        let mut buf = [0.0f32; 4];
-        buf[..xt.len()].copy_from_slice(xt);
-        let v = f(F32x4::from_array(buf)).to_array();
-        ot.copy_from_slice(&v[..ot.len()]);
-    }
-}
-
-fn scalar_f32(x: &[f32], o: &mut [f32], f: impl Fn(f32) -> f32) {
-    for (o, &x) in o.iter_mut().zip(x) {
-        *o = f(x);
-    }
 }
 
 /// Element type conversion with ONNX Runtime's rules: float to integer truncates toward zero
