@@ -7,23 +7,12 @@
 //! differ by the rounding of the LayerNorm statistics, asserted as `1e-5 * (1 + |y|)`.
 mod graph_common;
 
+use graph_common::values;
+
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasmnn::graph::{
     Attr, DType, Graph, GraphBuilder, Model, Options, Tensor, TensorSpec, TensorType,
 };
-
-/// Deterministic values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
 
 const K: usize = 16;
 const N: usize = 8;

@@ -1,13 +1,14 @@
 //! Int8 weights in the graph runner (`Options::quantize_weights`): hand-built graphs against
-//! the same graphs in f32, and the real models (`../shared/models`) against their f32 runs.
+//! the same graphs in f32, and MiniLM (`../shared/models`) against its f32 run (MobileNetV3:
+//! `tests/graph_models.rs`, which embeds that model for the wasm runs).
 //!
 //! Bounds: a layer with int8 weights (per output column) and int8 activations (per row) is
 //! within 2% of the f32 layer, as `max |y - y_f32| / max |y_f32|` (the `QLinear` bound of the
 //! quant crate; measured here 0.3-0.8%). MiniLM: cosine of each int8 sentence embedding to the
-//! f32 one >= 0.999 (issue 6). MobileNetV3: same top-1 class on every reference input.
+//! f32 one >= 0.999 (issue 6).
 mod graph_common;
 
-use graph_common::{max_abs_diff, read_npy_f32};
+use graph_common::{max_abs_diff, values};
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasmnn::graph::{Attr, DType, GraphBuilder, Model, Options, Tensor, TensorSpec, TensorType};
 
@@ -17,19 +18,6 @@ const INT8: Options = Options {
     fuse: true,
     quantize_weights: true,
 };
-
-/// Deterministic values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
 
 /// `max |a - b| / max |b|`.
 fn relative_error(a: &[f32], b: &[f32]) -> f32 {
@@ -121,64 +109,6 @@ fn int8_pointwise_conv_matches_f32() {
     assert_eq!(kinds, ["ConvInt8", "Conv"]);
     let err = relative_error(&got, &want);
     assert!(err <= 0.02 && err > 0.0, "{err}");
-}
-
-#[cfg(wasmnn_models)]
-mod data {
-    macro_rules! model_file {
-        ($path:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/models/",
-                $path
-            ))
-        };
-    }
-    pub const MOBILENET: &[u8] = model_file!("mobilenetv3-textdir/model.onnx");
-    pub const MOBILENET_INPUT: &[u8] = model_file!("mobilenetv3-textdir/input.npy");
-}
-
-/// The index of the largest value of each row of 2.
-fn top1(y: &[f32]) -> Vec<usize> {
-    y.chunks(2).map(|r| usize::from(r[1] > r[0])).collect()
-}
-
-/// MobileNetV3 with int8 pointwise convolutions: same class as f32 on the reference image
-/// (upright and rotated) and on the synthetic `sin` input.
-#[wasm_bindgen_test(unsupported = test)]
-fn mobilenet_int8_agrees_with_f32() {
-    #[cfg(not(wasmnn_models))]
-    {
-        let msg =
-            "SKIPPED mobilenet_int8_agrees_with_f32: ../shared/models was absent at build time";
-        #[cfg(target_arch = "wasm32")]
-        wasm_bindgen_test::console_log!("{msg}");
-        #[cfg(not(target_arch = "wasm32"))]
-        eprintln!("{msg}");
-    }
-    #[cfg(wasmnn_models)]
-    {
-        let g = wasmnn::graph::onnx::import(data::MOBILENET).unwrap();
-        let (shape, x) = read_npy_f32(data::MOBILENET_INPUT);
-        let sin: Vec<f32> = (0..x.len())
-            .map(|i| (0.01 * i as f64).sin() as f32)
-            .collect();
-        for (name, x) in [("image", x), ("sin", sin)] {
-            let x = Tensor::from_f32(&shape, x).unwrap();
-            let (_, want) = run(&g, Options::default(), &[&x]);
-            let (kinds, got) = run(&g, INT8, &[&x]);
-            let (q, f) = (count(&kinds, "ConvInt8"), count(&kinds, "Conv"));
-            let diff = max_abs_diff(&got, &want);
-            let msg = format!("MobileNetV3 int8 ({name}): {q} int8 / {f} f32 convolutions, max |diff| {diff:e}, {got:?} vs {want:?}");
-            #[cfg(target_arch = "wasm32")]
-            wasm_bindgen_test::console_log!("{msg}");
-            #[cfg(not(target_arch = "wasm32"))]
-            println!("{msg}");
-            assert!(q >= 20, "{kinds:?}");
-            assert_eq!(top1(&got), top1(&want), "{msg}");
-            assert!(diff < 0.01, "{msg}");
-        }
-    }
 }
 
 /// MiniLM with int8 weights: every sentence embedding within cosine 0.999 of the f32 one
