@@ -7,7 +7,9 @@ mod graph_common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wasmnn::graph::{Attr, DType, GraphBuilder, Model, Session, Tensor, TensorSpec, TensorType};
+use wasmnn::graph::{
+    Attr, DType, GraphBuilder, Model, Options, Session, Tensor, TensorSpec, TensorType,
+};
 
 struct Counting;
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -93,29 +95,39 @@ fn real_models_do_not_allocate_per_run() {
     let Some(dir) = graph_common::models_dir("real_models_do_not_allocate_per_run") else {
         return;
     };
-    let bytes = std::fs::read(dir.join("mobilenetv3-textdir/model.onnx")).unwrap();
-    let model = Model::from_onnx(&bytes).unwrap();
-    let shape = [1, 3, 48, 192];
-    let mut s = model
-        .session(&[TensorSpec::new(DType::F32, &shape)])
-        .unwrap();
-    let x = Tensor::from_f32(&shape, vec![0.25; 3 * 48 * 192]).unwrap();
-    assert_eq!(allocations_after_first_run(&mut s, &[x]), 0, "MobileNetV3");
+    // f32, and int8 weights (the quantized GEMM keeps its buffers in the operators too).
+    for options in [
+        Options::default(),
+        Options {
+            quantize_weights: true,
+            ..Options::default()
+        },
+    ] {
+        let int8 = options.quantize_weights;
+        let bytes = std::fs::read(dir.join("mobilenetv3-textdir/model.onnx")).unwrap();
+        let model = Model::from_onnx(&bytes)
+            .unwrap()
+            .with_options(options.clone());
+        let shape = [1, 3, 48, 192];
+        let mut s = model
+            .session(&[TensorSpec::new(DType::F32, &shape)])
+            .unwrap();
+        let x = Tensor::from_f32(&shape, vec![0.25; 3 * 48 * 192]).unwrap();
+        let n = allocations_after_first_run(&mut s, &[x]);
+        assert_eq!(n, 0, "MobileNetV3, int8 {int8}");
 
-    let bytes = std::fs::read(dir.join("minilm-l6-v2/model.onnx")).unwrap();
-    let model = Model::from_onnx(&bytes).unwrap();
-    let ids = Tensor::from_i64(
-        &[2, 5],
-        vec![101, 2023, 2003, 1037, 102, 101, 7592, 102, 0, 0],
-    )
-    .unwrap();
-    let mask = Tensor::from_i64(&[2, 5], vec![1, 1, 1, 1, 1, 1, 1, 1, 0, 0]).unwrap();
-    let types = Tensor::zeros(DType::I64, &[2, 5]).unwrap();
-    let specs = vec![TensorSpec::new(DType::I64, &[2, 5]); 3];
-    let mut s = model.session(&specs).unwrap();
-    assert_eq!(
-        allocations_after_first_run(&mut s, &[ids, mask, types]),
-        0,
-        "MiniLM"
-    );
+        let bytes = std::fs::read(dir.join("minilm-l6-v2/model.onnx")).unwrap();
+        let model = Model::from_onnx(&bytes).unwrap().with_options(options);
+        let ids = Tensor::from_i64(
+            &[2, 5],
+            vec![101, 2023, 2003, 1037, 102, 101, 7592, 102, 0, 0],
+        )
+        .unwrap();
+        let mask = Tensor::from_i64(&[2, 5], vec![1, 1, 1, 1, 1, 1, 1, 1, 0, 0]).unwrap();
+        let types = Tensor::zeros(DType::I64, &[2, 5]).unwrap();
+        let specs = vec![TensorSpec::new(DType::I64, &[2, 5]); 3];
+        let mut s = model.session(&specs).unwrap();
+        let n = allocations_after_first_run(&mut s, &[ids, mask, types]);
+        assert_eq!(n, 0, "MiniLM, int8 {int8}");
+    }
 }

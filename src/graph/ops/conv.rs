@@ -15,8 +15,9 @@ use crate::graph::error::{GraphError, Result};
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
 use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
-use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput};
+use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput, QScratch};
 use crate::{Activation, MatRef};
+use std::sync::Arc;
 
 /// How padding is chosen (ONNX `auto_pad`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,13 +133,13 @@ pub(crate) struct Conv {
     pub int8: bool,
     prepared: Option<Conv2d>,
     /// The int8 weights (`Cin x Cout`), when `int8` is set and the convolution is pointwise.
-    quantized: Option<PackedQB>,
+    quantized: Option<Arc<PackedQB>>,
     scratch: ConvScratchCell,
 }
 
-/// Scratch memory, not copied when the operator is cloned.
+/// Scratch memory (f32 and int8 paths), not copied when the operator is cloned.
 #[derive(Debug, Default)]
-struct ConvScratchCell(ConvScratch);
+struct ConvScratchCell(ConvScratch, QScratch);
 impl Clone for ConvScratchCell {
     fn clone(&self) -> Self {
         Self::default()
@@ -195,7 +196,7 @@ impl Conv {
 
     /// The int8 pointwise convolution: `x` is `N x Cin x HW`, `y` is `N x Cout x HW`.
     fn run_int8(
-        &self,
+        &mut self,
         w: &PackedQB,
         x: TensorRef<'_>,
         bias: Option<&[f32]>,
@@ -215,7 +216,7 @@ impl Conv {
         }
         for (xb, yb) in x.chunks_exact(ci * hw).zip(y.chunks_exact_mut(co * hw)) {
             // Rows are pixels (stride 1), columns are channels (stride HW).
-            crate::parallel::qgemm_dynamic(
+            crate::parallel::qgemm_dynamic_scratch(
                 MatRef::new(xb, hw, ci, 1, hw)?,
                 DynamicQuant::PerRow,
                 w,
@@ -224,6 +225,7 @@ impl Conv {
                     bias,
                     activation: self.activation,
                 },
+                &mut self.scratch.1,
             )?;
         }
         if let Some(r) = residual {
@@ -269,7 +271,7 @@ impl Op for Conv {
                 // W is Cout x Cin row-major: as a Cin x Cout matrix, row stride 1.
                 let (co, ci) = (w.shape[0], w.shape[1]);
                 let wt = MatRef::new(w.f32()?, ci, co, 1, ci)?;
-                self.quantized = Some(PackedQB::quantize_f32(wt)?);
+                self.quantized = Some(Arc::new(PackedQB::quantize_f32(wt)?));
             } else {
                 self.prepared = Some(conv);
             }
@@ -287,8 +289,8 @@ impl Op for Conv {
             Some(r) => Some(r.f32()?),
             None => None,
         };
-        if let Some(q) = &self.quantized {
-            return self.run_int8(q, x, bias, residual, out.f32()?);
+        if let Some(q) = self.quantized.clone() {
+            return self.run_int8(&q, x, bias, residual, out.f32()?);
         }
         let built;
         let conv = match &self.prepared {

@@ -13,7 +13,7 @@ use crate::graph::typed::TensorSpec;
 use crate::kernels::attention::{
     attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
 };
-use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput};
+use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput, QScratch};
 use crate::{
     gemm_packed, layer_norm_matmul_add, Activation, EpilogueOp, FusedScratch, LayerNormParams,
     MatMut, MatRef, PackedB,
@@ -52,13 +52,25 @@ pub(crate) struct Linear {
     pub weights: LinearWeights,
     pub bias: Option<Vec<f32>>,
     pub activation: Activation,
+    /// Buffers of the int8 GEMM, kept between runs.
+    scratch: QScratch,
 }
 
 impl Linear {
+    /// `x W + b`, no activation yet.
+    pub fn new(weights: LinearWeights, bias: Option<Vec<f32>>) -> Self {
+        Self {
+            weights,
+            bias,
+            activation: Activation::Identity,
+            scratch: QScratch::new(),
+        }
+    }
+
     /// The int8 form: dynamic quantization of `x` (per row, u8), exact i32 products, then
     /// dequantization, bias and activation in the epilogue; the residual is added after.
     fn run_int8(
-        &self,
+        &mut self,
         w: &PackedQB,
         x: &[f32],
         residual: Option<&[f32]>,
@@ -66,7 +78,7 @@ impl Linear {
     ) -> Result<()> {
         let (k, n) = (w.k(), w.n());
         let rows = x.len().checked_div(k).unwrap_or(0);
-        crate::parallel::qgemm_dynamic(
+        crate::parallel::qgemm_dynamic_scratch(
             MatRef::row_major(x, rows, k)?,
             DynamicQuant::PerRow,
             w,
@@ -75,6 +87,7 @@ impl Linear {
                 bias: self.bias.as_deref(),
                 activation: self.activation,
             },
+            &mut self.scratch,
         )?;
         if let Some(r) = residual {
             add_assign(y, r)?;
@@ -130,11 +143,12 @@ impl Op for Linear {
         let weights = match &self.weights {
             LinearWeights::F32(w) => w,
             LinearWeights::Int8(w) => {
+                let w = w.clone();
                 let residual = match optional(inputs, 1) {
                     Some(r) => Some(r.f32()?),
                     None => None,
                 };
-                return self.run_int8(w, x.f32()?, residual, out.f32()?);
+                return self.run_int8(&w, x.f32()?, residual, out.f32()?);
             }
         };
         let (k, n) = (weights.k(), weights.n());
@@ -190,12 +204,7 @@ impl Op for LayerNormLinear {
 
     fn infer(&self, inputs: &[Option<Fact<'_>>]) -> Result<TensorSpec> {
         // The output type is that of the Linear it replaces.
-        Linear {
-            weights: LinearWeights::F32(self.weights.clone()),
-            bias: None,
-            activation: Activation::Identity,
-        }
-        .infer(inputs)
+        Linear::new(LinearWeights::F32(self.weights.clone()), None).infer(inputs)
     }
 
     fn run(&mut self, inputs: &[Option<TensorRef<'_>>], mut out: TensorMut<'_>) -> Result<()> {

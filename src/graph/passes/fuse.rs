@@ -366,11 +366,7 @@ fn linear(g: &mut TypedGraph, cache: &WeightCache, quantize: bool) -> Result<()>
                 }
             }
         }
-        g.nodes[m].op = Box::new(Linear {
-            weights,
-            bias,
-            activation: Activation::Identity,
-        });
+        g.nodes[m].op = Box::new(Linear::new(weights, bias));
         g.nodes[m].inputs = vec![Some(x)];
     }
     remove(g, &dead);

@@ -18,7 +18,6 @@ use crate::graph::ops::matmul::MatMul;
 use crate::graph::ops::norm::LayerNorm;
 use crate::graph::tensor::Tensor;
 use crate::graph::typed::TypedGraph;
-use crate::Activation;
 use std::sync::Arc;
 
 /// The packed weights of a `Linear` computing `x W` (int8 when `quantize` and `x` is not a
@@ -75,11 +74,7 @@ pub(crate) fn run(g: &mut TypedGraph, cache: &WeightCache) -> Result<()> {
             continue;
         };
         if let Some(weights) = linear_weights(g, x, &wt, cache, true)? {
-            g.nodes[k].op = Box::new(Linear {
-                weights,
-                bias: None,
-                activation: Activation::Identity,
-            });
+            g.nodes[k].op = Box::new(Linear::new(weights, None));
             g.nodes[k].inputs = vec![Some(x)];
         }
     }
