@@ -131,8 +131,8 @@ fn mobilenet_unfused_matches_fused() {
     }
 }
 
-/// MobileNetV3 with int8 weights (`Options::quantize_weights`: the pointwise convolutions;
-/// depthwise and k x k stay f32): the same class as f32 on the reference images (upright and
+/// MobileNetV3 with int8 weights (`Options::quantize_convs`: the pointwise convolutions;
+/// depthwise and k x k stay f32; `quantize_weights` alone leaves every Conv f32): the same class as f32 on the reference images (upright and
 /// rotated) and on the synthetic `sin` input. Measured: max |diff| of the probabilities 6e-10
 /// (image) and 1.7e-3 (sin); asserted < 1e-2.
 #[wasm_bindgen_test(unsupported = test)]
@@ -144,8 +144,19 @@ fn mobilenet_int8_agrees_with_f32() {
         use wasmnn::graph::{DType, Options, TensorSpec};
         let (shape, x) = read_npy_f32(data::MOBILENET_INPUT);
         let spec = [TensorSpec::new(DType::F32, &shape)];
-        let int8 = Options {
+        let linear_only = Options {
             quantize_weights: true,
+            ..Options::default()
+        };
+        let model = Model::from_onnx(data::MOBILENET).unwrap();
+        let kinds = model
+            .with_options(linear_only)
+            .session(&spec)
+            .unwrap()
+            .op_kinds();
+        assert_eq!(kinds.iter().filter(|&&k| k == "Conv").count(), 53);
+        let int8 = Options {
+            quantize_convs: true,
             ..Options::default()
         };
         let mut f32_session = Model::from_onnx(data::MOBILENET)

@@ -100,6 +100,7 @@ fn real_models_do_not_allocate_per_run() {
         Options::default(),
         Options {
             quantize_weights: true,
+            quantize_convs: true,
             ..Options::default()
         },
     ] {

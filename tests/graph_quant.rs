@@ -17,6 +17,7 @@ const INT8: Options = Options {
     max_arena_bytes: 1 << 30,
     fuse: true,
     quantize_weights: true,
+    quantize_convs: true,
 };
 
 /// `max |a - b| / max |b|`.

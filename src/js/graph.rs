@@ -139,7 +139,7 @@ impl SentenceEncoder {
 ///
 /// ```js
 /// const cls = new ImageClassifier(onnxBytes);          // f32 weights
-/// const q = new ImageClassifier(onnxBytes, true);      // int8 pointwise convolutions
+/// const q = new ImageClassifier(onnxBytes, true);      // int8 MatMul weights (not Conv)
 /// ```
 #[wasm_bindgen]
 pub struct ImageClassifier {

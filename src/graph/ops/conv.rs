@@ -3,12 +3,18 @@
 //!
 //! Filters are packed once in `prepare` when they are constant (always, in exported models).
 //!
-//! With int8 weights requested ([`Conv::int8`]), pointwise convolutions (1x1, stride 1, no
-//! padding, one group: most of a MobileNet's arithmetic) run as an int8 GEMM straight on the
-//! NCHW data: per image, `Y^T (HW x Cout) = X^T (HW x Cin) W^T (Cin x Cout)`, both transposes
-//! being strided views, so nothing is copied. The weights are quantized per output channel
-//! (symmetric) and each pixel's channel vector per row on the fly. Other convolutions
-//! (depthwise, k x k) stay f32: their weights are few and their error would add up.
+//! With int8 weights requested ([`Conv::int8`], from `Options::quantize_convs`), pointwise
+//! convolutions (1x1, stride 1, no padding, one group: most of a MobileNet's arithmetic) run as
+//! an int8 GEMM straight on the NCHW data: per image,
+//! `Y^T (HW x Cout) = X^T (HW x Cin) W^T (Cin x Cout)`, both transposes being strided views, so
+//! nothing is copied. The weights are quantized per output channel (symmetric) and each
+//! pixel's channel vector per row on the fly. Other convolutions (depthwise, k x k) stay f32:
+//! their weights are few and their error would add up.
+//!
+//! Measured on MobileNetV3 (Node, SIMD128): 3.5 ms with int8 pointwise convolutions against
+//! 2.1 ms in f32. At these channel counts (16 to 576) the per-pixel quantization and packing
+//! outweigh the cheaper products; copying to pixel-major order first was slower still (4.0 ms),
+//! and restricting int8 to 128+ input channels only reached parity (2.25 ms).
 use super::fused::add_assign;
 use super::{arity, input, op_common, optional, Attrs, Fact, Op};
 use crate::graph::error::{GraphError, Result};

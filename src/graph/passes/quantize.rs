@@ -1,12 +1,13 @@
-//! Optional int8 weight quantization ([`crate::graph::Options::quantize_weights`]).
+//! Optional int8 weight quantization ([`crate::graph::Options::quantize_weights`] and
+//! [`crate::graph::Options::quantize_convs`]).
 //!
 //! Weights are quantized once, symmetric, one scale per output channel (`PackedQB::quantize_f32`);
 //! activations are quantized per row on the fly (dynamic quantization), so no calibration data
 //! is needed. Applies to:
 //! - `Linear` (made by fusion) and a `MatMul` by a constant matrix: `LinearInt8`, unless its
 //!   input comes straight from a `LayerNormalization` (see [`reads_layer_norm`]);
-//! - pointwise `Conv` (1x1, stride 1, no padding, one group): `ConvInt8` (decided in its
-//!   `prepare`, where the geometry is known).
+//! - with `quantize_convs`, pointwise `Conv` (1x1, stride 1, no padding, one group):
+//!   `ConvInt8` (decided in its `prepare`, where the geometry is known).
 //!
 //! Measured accuracy: see `tests/graph_quant.rs` (MiniLM sentence embeddings keep a cosine
 //! >= 0.999 to the f32 ones).
@@ -53,18 +54,23 @@ fn reads_layer_norm(g: &TypedGraph, x: usize) -> bool {
         .is_some_and(|n| n.op.as_any().downcast_ref::<LayerNorm>().is_some())
 }
 
-/// Turns every remaining `MatMul` by a constant matrix into an int8 `Linear` (without fusion
-/// these are all of them) and asks every `Conv` for int8 weights.
-pub(crate) fn run(g: &mut TypedGraph, cache: &WeightCache) -> Result<()> {
+/// With `linear`, turns every remaining `MatMul` by a constant matrix into an int8 `Linear`
+/// (without fusion these are all of them); with `convs`, asks every `Conv` for int8 weights.
+pub(crate) fn run(
+    g: &mut TypedGraph,
+    cache: &WeightCache,
+    linear: bool,
+    convs: bool,
+) -> Result<()> {
     for k in 0..g.nodes.len() {
         let node = &g.nodes[k];
-        if let Some(c) = node.op.as_any().downcast_ref::<Conv>() {
+        if let Some(c) = node.op.as_any().downcast_ref::<Conv>().filter(|_| convs) {
             let mut c = c.clone();
             c.int8 = true;
             g.nodes[k].op = Box::new(c);
             continue;
         }
-        if node.op.as_any().downcast_ref::<MatMul>().is_none() {
+        if !linear || node.op.as_any().downcast_ref::<MatMul>().is_none() {
             continue;
         }
         let [Some(x), Some(w)] = node.inputs[..] else {
