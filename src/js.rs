@@ -232,16 +232,26 @@ impl JsLinear {
         self.apply(x, rows).map_err(js_err)
     }
 
+    /// `y = act(x W + b)` into a caller-provided `Float32Array` of exactly
+    /// `rows * out_features` elements (no fresh result array per call).
+    pub fn forward_into(&self, x: &[f32], rows: usize, y: &mut [f32]) -> Result<(), JsError> {
+        self.apply_into(x, rows, y).map_err(js_err)
+    }
+
     fn apply(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, Error> {
+        let mut y = vec![0.0; elements("y", rows, self.inner.out_features())?];
+        self.apply_into(x, rows, &mut y)?;
+        Ok(y)
+    }
+
+    fn apply_into(&self, x: &[f32], rows: usize, y: &mut [f32]) -> Result<(), Error> {
         expect_len(
             "length of x (= rows * in_features)",
             x.len(),
             rows,
             self.inner.in_features(),
         )?;
-        let mut y = vec![0.0; elements("y", rows, self.inner.out_features())?];
-        self.inner.forward(x, rows, &mut y)?;
-        Ok(y)
+        self.inner.forward(x, rows, y)
     }
 }
 

@@ -45,14 +45,14 @@ const ADAPTERS = {
   matmul: {
     call(w, c, d) {
       const pm = new w.PackedMatrix(d.B, c.K, c.N);
-      return { run: () => pm.matmul(d.A, c.M), free: () => pm.free() };
+      return outCall(c.M * c.N, (out) => (out ? pm.matmul_into(d.A, c.M, out) : pm.matmul(d.A, c.M)), () => pm.free());
     },
     kernel: (w, c, d) => new w.MatmulBench(d.A, c.M, d.B, c.K, c.N, undefined, 'none'),
   },
   fused: {
     call(w, c, d) {
       const lin = new w.Linear(d.B, c.K, c.N, d.bias, FUSED_ACT[c.act]);
-      return { run: () => lin.forward(d.A, c.M), free: () => lin.free() };
+      return outCall(c.M * c.N, (out) => (out ? lin.forward_into(d.A, c.M, out) : lin.forward(d.A, c.M)), () => lin.free());
     },
     kernel: (w, c, d) => new w.MatmulBench(d.A, c.M, d.B, c.K, c.N, d.bias, FUSED_ACT[c.act]),
   },
@@ -64,17 +64,15 @@ const ADAPTERS = {
       const layout = globalThis.process?.env?.WASMNN_CONV_LAYOUT ?? 'nchw';
       const conv = new w.Conv2d(d.Wt, d.bias, c.O, c.C, [c.k, c.k], [c.s, c.s], [c.p, c.p, c.p, c.p], [1, 1], c.g, 'none');
       const x = layout === 'nhwc' ? transposeCHW(d.X, c.C, c.H * c.W) : d.X;
-      const run = () => conv.run(x, layout, 1, c.H, c.W);
+      const { run, info } = outCall(c.O * c.Ho * c.Wo,
+        (out) => (out ? conv.run_into(x, layout, 1, c.H, c.W, out) : conv.run(x, layout, 1, c.H, c.W)));
       return {
-        run, free: () => conv.free(), info: { layout },
+        run, free: () => conv.free(), info: { layout, ...info },
         fix: layout === 'nhwc' ? (y) => transposeCHW(y, c.Ho * c.Wo, c.O) : (y) => y,
       };
     },
     outLen: (c) => c.O * c.Ho * c.Wo,
   },
-  // Rows ops write into a caller's output array (allocated once): a fresh 512 KiB result array
-  // per call costs ~0.27 ms of page faults in Chromium. WASMNN_ROWS_ALLOC=1 times the
-  // allocating form instead.
   softmax: {
     call: (w, c, d) => rowsCall(c, (out) => (out ? w.softmax_into(d.X, c.R, c.C, out) : w.softmax(d.X, c.R, c.C))),
     kernel: (w, c, d) => new w.RowsBench('softmax', d.X, c.R, c.C, undefined, undefined, 0),
@@ -110,11 +108,20 @@ const ADAPTERS = {
   model: MODEL_ADAPTER,
 };
 
-/** The timed call of a rows op: `run(out)` fills `out`, or returns a new array when `out` is null. */
+/**
+ * The timed call of an op with an `_into` form: `run(out)` fills `out`, a result array allocated
+ * once (the input is still copied in and the result copied out on every call); a fresh 512 KiB
+ * result array per call costs ~0.27 ms of page faults in Chromium. WASMNN_OUT_ALLOC=1 times the
+ * allocating form (`run(null)` returns a new array) instead.
+ */
+function outCall(len, run, free = () => {}) {
+  const alloc = globalThis.process?.env?.WASMNN_OUT_ALLOC === '1';
+  const out = alloc ? null : new Float32Array(len);
+  return { run: () => (out ? (run(out), out) : run(null)), free, info: { out_api: alloc ? 'alloc' : 'into' } };
+}
+
 function rowsCall(c, run) {
-  const alloc = globalThis.process?.env?.WASMNN_ROWS_ALLOC === '1';
-  const out = alloc ? null : new Float32Array(c.R * c.C);
-  return { run: () => (out ? (run(out), out) : run(null)), free() {}, info: { rows_api: alloc ? 'alloc' : 'into' } };
+  return outCall(c.R * c.C, run);
 }
 
 /** Transpose a rows x cols row-major Float32Array (NCHW plane stack <-> NHWC). */

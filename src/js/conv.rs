@@ -110,13 +110,30 @@ impl JsConv2d {
         h: usize,
         w: usize,
     ) -> Result<Vec<f32>, JsError> {
-        let layout = parse_layout(layout)?;
+        let layout_name = layout;
+        parse_layout(layout)?;
         let (ho, wo) = self.conv.params().output_size(h, w).map_err(js_err)?;
         let len = [batch, self.conv.c_out(), ho, wo]
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
             .ok_or_else(|| js_err(Error::Overflow { what: "output" }))?;
         let mut y = vec![0.0; len];
+        self.run_into(x, layout_name, batch, h, w, &mut y)?;
+        Ok(y)
+    }
+
+    /// [`JsConv2d::run`] into a caller-provided `Float32Array` of exactly the output's length
+    /// (no fresh result array per call).
+    pub fn run_into(
+        &mut self,
+        x: &[f32],
+        layout: &str,
+        batch: usize,
+        h: usize,
+        w: usize,
+        y: &mut [f32],
+    ) -> Result<(), JsError> {
+        let layout = parse_layout(layout)?;
         let epi = ConvEpilogue {
             bias: self.bias.as_deref(),
             activation: self.activation,
@@ -131,10 +148,9 @@ impl JsConv2d {
             batch,
             h,
             w,
-            &mut y,
+            y,
             &epi,
         )
-        .map_err(js_err)?;
-        Ok(y)
+        .map_err(js_err)
     }
 }
