@@ -164,7 +164,7 @@ fn exact_every_small_shape() {
     }
 }
 
-/// Around the default KC (256), MC (128) and NC (1024) blocks, one dimension at a time.
+/// Around KC = 256 and the default MC (128) and NC (1024) blocks, one dimension at a time.
 #[wasm_bindgen_test(unsupported = test)]
 fn exact_default_block_edges() {
     let mut rng = Rng::new(2);
@@ -196,6 +196,40 @@ fn exact_default_block_edges() {
             EPIS[idx % 7],
             256,
             d,
+            &mut rng,
+        );
+    }
+}
+
+/// Around the block of A the driver packs on its stack (16 Ki floats: K deeper than 4096 reads
+/// A in place, K = 768 packs 20 rows at a time), with 1-3 leftover rows.
+#[wasm_bindgen_test(unsupported = test)]
+fn exact_a_pack_edges() {
+    let mut rng = Rng::new(7);
+    let cases = [
+        (5, 9, 4095),
+        (7, 9, 4096),
+        (6, 9, 4097),
+        (19, 17, 768),
+        (20, 9, 768),
+        (21, 9, 768),
+        (22, 9, 768),
+        (43, 9, 768),
+        (14, 33, 1025),
+    ];
+    for (idx, &(m, n, k)) in cases.iter().enumerate() {
+        exact_case(
+            m,
+            n,
+            k,
+            Layout::ALL[idx % 4],
+            Layout::ALL[(idx + 1) % 4],
+            Layout::ALL[(idx + 2) % 4],
+            SCALARS[idx % 4],
+            SCALARS[(idx + 3) % 4],
+            EPIS[idx % 7],
+            8192, // the default KC: one K block
+            Blocking::default(),
             &mut rng,
         );
     }

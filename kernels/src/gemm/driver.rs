@@ -10,11 +10,18 @@
 //! ```
 //! K is never split between calls that write the same C tile concurrently (BLIS never
 //! parallelises loop 4), so results do not depend on how the rows and columns are tiled.
-use super::kernel::{tile_1x32, tile_4x8, GEMV_PANELS, MR, NR};
+use super::kernel::{pack_a, tile_1x32, tile_4x8, tile_4x8_packed, Tile, GEMV_PANELS, MR, NR};
 use super::pack::PackedB;
 use super::tile::{finish_tile, Finish, Strided};
 use crate::epilogue::EpilogueOp;
+use core::mem::MaybeUninit;
 use core::ops::Range;
+
+/// Floats of the stack buffer a block of A is packed into: 64 KiB, small enough for any wasm
+/// stack (worker threads included) and for L2 beside the B panels. A block holds as many
+/// `MR`-row strips of the current K block as fit (at most MC rows); deeper K blocks than
+/// `A_PACK_FLOATS / MR` read A in place instead.
+const A_PACK_FLOATS: usize = 16 * 1024;
 
 /// Cache blocking of the rows (MC) and columns (NC) of one GEMM call. The K block depth (KC) is
 /// a property of the packed B ([`PackedB::with_kc`]).
@@ -46,6 +53,18 @@ pub(crate) struct Problem<'a> {
     pub ops: &'a [EpilogueOp<'a>],
 }
 
+/// [`tile_4x8_packed`] as a function of its own: inlined into the large driver, Node 20's V8
+/// allocated its registers badly (18 instead of 41 GFLOP/s); alone it compiles cleanly. One call
+/// per `kc`-deep tile costs nothing measurable.
+///
+/// # Safety
+/// As [`tile_4x8_packed`].
+#[inline(never)]
+unsafe fn packed_tile(kc: usize, a: *const f32, b: *const f32) -> Tile<MR> {
+    // SAFETY: forwarded contract.
+    unsafe { tile_4x8_packed(kc, a, b) }
+}
+
 /// Computes the block `rows x cols` of C.
 ///
 /// # Safety
@@ -63,6 +82,9 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
     let nc = blk.nc.max(1).div_ceil(NR) * NR;
     let mc = blk.mc.max(1).div_ceil(MR) * MR;
     let bdata = p.b.as_slice().as_ptr();
+    // Written by `pack_a` before any kernel reads it (only the packed prefix is ever read).
+    let mut a_pack = [const { MaybeUninit::<f32>::uninit() }; A_PACK_FLOATS];
+    let a_pack = a_pack.as_mut_ptr().cast::<f32>();
 
     let mut jc = cols.start;
     while jc < cols.end {
@@ -82,25 +104,55 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
             // Row i of A at column k0.
             let a_row = |i: usize| p.a.ptr.wrapping_add(i * p.a.rs + k0 * p.a.cs);
 
+            // Rows of A packed at once: the MR-row strips of depth kcl that fit the buffer.
+            let pack_rows = (A_PACK_FLOATS / kcl.max(1)) / MR * MR;
+            let packed = kcl > 0 && pack_rows >= MR;
+            let mc_k = if packed { mc.min(pack_rows) } else { mc };
+
             let mut ic = rows.start;
             while ic < rows.end {
-                let ic_end = (ic + mc).min(rows.end);
+                let ic_end = (ic + mc_k).min(rows.end);
                 let full_end = ic + (ic_end - ic) / MR * MR;
-                // Full MR-row tiles.
-                for jr in (jc..jc_end).step_by(NR) {
-                    let ncols = NR.min(p.n - jr);
-                    let b = panel(jr);
-                    for ir in (ic..full_end).step_by(MR) {
-                        let a = [a_row(ir), a_row(ir + 1), a_row(ir + 2), a_row(ir + 3)];
-                        // SAFETY: rows ir..ir+4 < m, k0 + kcl <= k, panel in bounds (caller).
-                        unsafe {
-                            let acc = tile_4x8(kcl, a, p.a.cs, b);
-                            finish_tile(acc, p.c, ir, jr, MR, ncols, &fin);
+                let rem = ic_end - full_end;
+                if packed {
+                    // Full strips, plus 2-3 leftover rows padded by repeating the last row.
+                    let strips = (full_end - ic) / MR + usize::from(rem > 1);
+                    for s in 0..strips {
+                        let r0 = ic + s * MR;
+                        let src = core::array::from_fn(|r| a_row((r0 + r).min(ic_end - 1)));
+                        // SAFETY: rows < m, k0 + kcl <= k; the strip lies inside the buffer
+                        // (strips * MR <= mc_k <= pack_rows, pack_rows * kcl <= A_PACK_FLOATS).
+                        unsafe { pack_a(kcl, src, p.a.cs, a_pack.add(s * kcl * MR)) };
+                    }
+                    for jr in (jc..jc_end).step_by(NR) {
+                        let ncols = NR.min(p.n - jr);
+                        let b = panel(jr);
+                        for s in 0..strips {
+                            let r0 = ic + s * MR;
+                            // SAFETY: strip s was packed above; panel in bounds (caller); the
+                            // tile's rows r0.. (at most MR, < m) and columns are in C.
+                            unsafe {
+                                let acc = packed_tile(kcl, a_pack.add(s * kcl * MR), b);
+                                finish_tile(acc, p.c, r0, jr, MR.min(ic_end - r0), ncols, &fin);
+                            }
+                        }
+                    }
+                } else {
+                    // Full MR-row tiles, A read in place.
+                    for jr in (jc..jc_end).step_by(NR) {
+                        let ncols = NR.min(p.n - jr);
+                        let b = panel(jr);
+                        for ir in (ic..full_end).step_by(MR) {
+                            let a = [a_row(ir), a_row(ir + 1), a_row(ir + 2), a_row(ir + 3)];
+                            // SAFETY: rows ir..ir+4 < m, k0 + kcl <= k, panel in bounds (caller).
+                            unsafe {
+                                let acc = tile_4x8(kcl, a, p.a.cs, b);
+                                finish_tile(acc, p.c, ir, jr, MR, ncols, &fin);
+                            }
                         }
                     }
                 }
-                // Leftover rows (fewer than MR).
-                let rem = ic_end - full_end;
+                // Leftover rows (fewer than MR) that the packed path did not take.
                 if rem == 1 {
                     // One row (GEMV): four panels per call, i.e. four concurrent streams of B,
                     // which measured faster from DRAM than one sequential stream.
@@ -121,7 +173,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                         }
                         jr += panels * NR;
                     }
-                } else if rem > 1 {
+                } else if rem > 1 && !packed {
                     for jr in (jc..jc_end).step_by(NR) {
                         let ncols = NR.min(p.n - jr);
                         // Rows past the end repeat the last valid row (computed, not stored).

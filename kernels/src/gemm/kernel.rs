@@ -6,13 +6,17 @@
 //! into registers and returns the accumulator tile. It does not touch C; [`super::tile`] applies
 //! alpha, beta, the epilogue and the store. In detail:
 //!
-//! - **A** is read in place, never packed: row `r` of the tile starts at `a[r]`, and consecutive
-//!   `k` are `a_cs` elements apart. Rows past the end of the matrix are handled by the caller
-//!   passing an earlier valid row's pointer again (XNNPACK's trick): the hot loop has no
-//!   branches, the duplicate rows are computed and simply not stored.
+//! - **A** comes in one of two forms. [`tile_4x8_packed`] reads a packed strip ([`pack_a`]):
+//!   `kc` groups of `MR` consecutive floats (one `k` of all four rows), so the loop walks one
+//!   pointer and every load has a constant offset from it. [`tile_4x8`] reads A in place
+//!   (used where packing does not pay): row `r` of the tile starts at `a[r]`, and consecutive
+//!   `k` are `a_cs` elements apart. Rows past the end of the matrix are handled by repeating an
+//!   earlier valid row (XNNPACK's trick): the hot loop has no branches, the duplicate rows are
+//!   computed and simply not stored.
 //! - **B** is a packed panel ([`super::pack`]): `kc` groups of `NR` consecutive floats, zero-padded
 //!   past the last column, so partial-width tiles need no special case here.
-//! - It reads exactly `a[r] + p * a_cs` for `p < kc` and `b[0 .. kc * NR]`: no over-read.
+//! - It reads exactly `a[0 .. kc * MR]` (packed) or `a[r] + p * a_cs` for `p < kc` (in place),
+//!   and `b[0 .. kc * NR]`: no over-read.
 //! - `kc == 0` is allowed and returns a zero tile.
 //! - It accumulates with [`F32x4::mul_add`]: fused in the relaxed-SIMD build, mul + add otherwise.
 //!
@@ -68,6 +72,77 @@ pub unsafe fn tile_4x8(kc: usize, a: [*const f32; MR], a_cs: usize, b: *const f3
         }
     }
     [[c00, c01], [c10, c11], [c20, c21], [c30, c31]]
+}
+
+/// `MR x NR` tile from a packed A strip: `a[p * MR + r]` is row `r` at depth `p`.
+///
+/// Why packed: the in-place kernel advances five pointers per step, and the address arithmetic
+/// (V8 computes every wasm address that does not fold into `offset=`) costs about a sixth of
+/// the loop's instructions, which is what bounds a 4x8 tile in Chromium. One pointer for A and
+/// one for B leave only the two bumps.
+///
+/// # Safety
+/// `a[0 .. kc * MR]` and `b[0 .. kc * NR]` readable.
+#[inline(always)]
+pub unsafe fn tile_4x8_packed(kc: usize, a: *const f32, b: *const f32) -> Tile<MR> {
+    let z = F32x4::zero();
+    let (mut c00, mut c01, mut c10, mut c11) = (z, z, z, z);
+    let (mut c20, mut c21, mut c30, mut c31) = (z, z, z, z);
+    let (mut a, mut b) = (a, b);
+    let end = a.wrapping_add(kc * MR);
+    while a != end {
+        // SAFETY: one step of A (MR floats) and of B (NR floats) within the caller's ranges;
+        // the loop runs kc times.
+        unsafe {
+            let b0 = F32x4::load(b);
+            let b1 = F32x4::load(b.add(4));
+            let x = F32x4::load_splat(a);
+            c00 = x.mul_add(b0, c00);
+            c01 = x.mul_add(b1, c01);
+            let x = F32x4::load_splat(a.add(1));
+            c10 = x.mul_add(b0, c10);
+            c11 = x.mul_add(b1, c11);
+            let x = F32x4::load_splat(a.add(2));
+            c20 = x.mul_add(b0, c20);
+            c21 = x.mul_add(b1, c21);
+            let x = F32x4::load_splat(a.add(3));
+            c30 = x.mul_add(b0, c30);
+            c31 = x.mul_add(b1, c31);
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+    }
+    [[c00, c01], [c10, c11], [c20, c21], [c30, c31]]
+}
+
+/// Packs `kc` columns of four rows of A (`rows[r] + p * cs`) into the strip layout of
+/// [`tile_4x8_packed`]: `dst[p * MR + r]`. Unit stride goes through 4x4 register transposes.
+///
+/// # Safety
+/// `rows[r] + p * cs` readable for `p < kc`; `dst[0 .. kc * MR]` writable and not overlapping A.
+#[inline(always)]
+pub unsafe fn pack_a(kc: usize, rows: [*const f32; MR], cs: usize, dst: *mut f32) {
+    let mut p = 0;
+    if cs == 1 {
+        while p + 4 <= kc {
+            // SAFETY: columns p..p+4 of each row are readable (p + 4 <= kc, unit stride), and
+            // dst[p * MR .. (p + 4) * MR] is writable.
+            unsafe {
+                let t = F32x4::transpose4(rows.map(|r| F32x4::load(r.add(p))));
+                for (q, v) in t.into_iter().enumerate() {
+                    v.store(dst.add((p + q) * MR));
+                }
+            }
+            p += 4;
+        }
+    }
+    while p < kc {
+        for (r, row) in rows.iter().enumerate() {
+            // SAFETY: p < kc: readable source, writable destination (caller contract).
+            unsafe { *dst.add(p * MR + r) = *row.wrapping_add(p * cs) };
+        }
+        p += 1;
+    }
 }
 
 /// `1 x 4NR` GEMV tile: one row of A against four consecutive packed panels (`b[p]`), eight
