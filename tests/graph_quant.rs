@@ -134,41 +134,104 @@ fn minilm_int8_embeddings_keep_cosine() {
         .map(|s| s.as_str().unwrap())
         .collect();
     let batch = tok.encode_batch(&sentences).unwrap();
-    let inputs = [
-        &batch.input_ids,
-        &batch.attention_mask,
-        &batch.token_type_ids,
-    ];
-    let specs: Vec<TensorSpec> = inputs
-        .iter()
-        .map(|t| TensorSpec::new(t.dtype(), t.shape()))
+    // The benchmark's input: [CLS], 126 lowercase vocabulary words by a fixed stride, [SEP].
+    let words: Vec<i64> = vocab
+        .lines()
+        .enumerate()
+        .filter(|(_, w)| w.len() >= 3 && w.bytes().all(|c| c.is_ascii_lowercase()))
+        .map(|(id, _)| id as i64)
         .collect();
-    let embedding = |options: Options| {
-        let model = Model::from_graph(g.clone()).unwrap().with_options(options);
-        let names = model.output_names();
-        let at = names
-            .iter()
-            .position(|&n| n == "sentence_embedding")
-            .unwrap();
-        let mut s = model.session(&specs).unwrap();
-        let kinds: Vec<String> = s.op_kinds().iter().map(|k| k.to_string()).collect();
-        let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
-        let out = s.run(&views).unwrap();
-        (kinds, out[at].as_f32().unwrap().to_vec())
-    };
-    let (_, want) = embedding(Options::default());
-    let (kinds, got) = embedding(INT8);
-    // Q, K, V and FFN up read LayerNorm outputs and stay f32; attention output, FFN down int8.
-    assert_eq!(
-        (count(&kinds, "LinearInt8"), count(&kinds, "Linear")),
-        (12, 24),
-        "{kinds:?}"
-    );
+    let mut salad = vec![101];
+    salad.extend((0..126).map(|k| words[(k * 7919 + 17) % words.len()]));
+    salad.push(102);
+    let salad = [
+        Tensor::from_i64(&[1, 128], salad).unwrap(),
+        Tensor::from_i64(&[1, 128], vec![1; 128]).unwrap(),
+        Tensor::zeros(DType::I64, &[1, 128]).unwrap(),
+    ];
     let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x * y) as f64).sum::<f64>();
-    for (i, (a, b)) in got.chunks(384).zip(want.chunks(384)).enumerate() {
-        let cos = dot(a, b) / (dot(a, a) * dot(b, b)).sqrt();
-        println!("MiniLM int8: sentence {i} cosine to f32 {cos:.6}");
-        assert!(cos >= 0.999, "sentence {i}: cosine {cos}");
-        assert!(cos < 1.0 - 1e-9, "sentence {i}: no quantization effect");
+    let cases = [
+        (
+            "reference sentences",
+            [
+                &batch.input_ids,
+                &batch.attention_mask,
+                &batch.token_type_ids,
+            ],
+        ),
+        ("128 vocabulary words", [&salad[0], &salad[1], &salad[2]]),
+    ];
+    for (what, inputs) in cases {
+        let specs: Vec<TensorSpec> = inputs
+            .iter()
+            .map(|t| TensorSpec::new(t.dtype(), t.shape()))
+            .collect();
+        let embedding = |options: Options| {
+            let model = Model::from_graph(g.clone()).unwrap().with_options(options);
+            let names = model.output_names();
+            let at = names
+                .iter()
+                .position(|&n| n == "sentence_embedding")
+                .unwrap();
+            let mut s = model.session(&specs).unwrap();
+            let kinds: Vec<String> = s.op_kinds().iter().map(|k| k.to_string()).collect();
+            let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
+            let out = s.run(&views).unwrap();
+            (kinds, out[at].as_f32().unwrap().to_vec())
+        };
+        let (_, want) = embedding(Options::default());
+        let (kinds, got) = embedding(INT8);
+        // Attention output and FFN up (smoothed) int8; Q, K, V and FFN down f32.
+        assert_eq!(
+            (count(&kinds, "LinearInt8"), count(&kinds, "Linear")),
+            (12, 24),
+            "{kinds:?}"
+        );
+        for (i, (a, b)) in got.chunks(384).zip(want.chunks(384)).enumerate() {
+            let cos = dot(a, b) / (dot(a, a) * dot(b, b)).sqrt();
+            println!("MiniLM int8, {what}: embedding {i} cosine to f32 {cos:.6}");
+            assert!(cos >= 0.999, "{what} {i}: cosine {cos}");
+            assert!(cos < 1.0 - 1e-9, "{what} {i}: no quantization effect");
+        }
     }
+}
+
+/// A LayerNorm read by one projection: int8 with smoothing factors from its scale and bias,
+/// accurate even with outlier channels (scale 300 on two channels); read by two projections,
+/// both stay f32.
+#[wasm_bindgen_test(unsupported = test)]
+fn layer_norm_inputs_are_smoothed_or_kept_f32() {
+    let (m, k, n) = (6, 48, 32);
+    let mut gamma = vec![1.0f32; k];
+    gamma[3] = 300.0;
+    gamma[40] = -300.0;
+    let build = |two: bool| {
+        let mut b = GraphBuilder::new(17);
+        let x = b.input("x", TensorType::fixed(DType::F32, &[m, k]));
+        let ga = b.constant("g", Tensor::from_f32(&[k], gamma.clone()).unwrap());
+        let be = b.constant("b", Tensor::from_f32(&[k], values(k, 11)).unwrap());
+        let w = b.constant("w", Tensor::from_f32(&[k, n], values(k * n, 12)).unwrap());
+        let h = b.node("LayerNormalization", &[x, ga, be], &[]);
+        let y = b.node("MatMul", &[h, w], &[]);
+        let y = if two {
+            let w2 = b.constant("w2", Tensor::from_f32(&[k, n], values(k * n, 13)).unwrap());
+            let y2 = b.node("MatMul", &[h, w2], &[]);
+            b.node("Add", &[y, y2], &[])
+        } else {
+            y
+        };
+        let y = b.node("Relu", &[y], &[]);
+        b.output(y);
+        b.build().unwrap()
+    };
+    let xs = Tensor::from_f32(&[m, k], values(m * k, 14)).unwrap();
+    let g = build(false);
+    let (_, want) = run(&g, Options::default(), &[&xs]);
+    let (kinds, got) = run(&g, INT8, &[&xs]);
+    assert_eq!(kinds, ["LayerNormalization", "LinearInt8"]);
+    let err = relative_error(&got, &want);
+    // Measured 0.46% (1.2% without the smoothing factors).
+    assert!(err <= 0.008 && err > 0.0, "smoothed: {err}");
+    let (kinds, _) = run(&build(true), INT8, &[&xs]);
+    assert_eq!(count(&kinds, "LinearInt8"), 0, "{kinds:?}");
 }

@@ -28,9 +28,10 @@ pub struct Options {
     /// Run the fusion passes (default on). Off, each ONNX node runs as its own operator.
     pub fuse: bool,
     /// Quantize weights to int8 (default off): `MatMul` / `Linear` by a constant matrix,
-    /// symmetric per output column, with activations quantized per row on the fly (except
-    /// layers reading a LayerNorm output). MiniLM in Node: 1.2x faster, cosine >= 0.9994 to
-    /// the f32 embeddings.
+    /// symmetric per output column, with activations quantized per row on the fly, where the
+    /// input allows it (LayerNorm outputs read by one projection, smoothed; not the inputs of
+    /// attention's Q, K, V nor post-activation inputs; see `passes/quantize.rs`). MiniLM: cosine
+    /// >= 0.9995 to the f32 embeddings.
     pub quantize_weights: bool,
     /// Also quantize pointwise `Conv` weights to int8 (default off). Accurate (MobileNetV3:
     /// same classes, probabilities within 2e-3) but slower than the f32 convolution at

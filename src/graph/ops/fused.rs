@@ -26,7 +26,21 @@ pub(crate) enum LinearWeights {
     /// f32, packed for the f32 GEMM.
     F32(Arc<PackedB>),
     /// int8, one symmetric scale per output column; activations are quantized per row.
-    Int8(Arc<PackedQB>),
+    Int8(Arc<QWeights>),
+}
+
+/// int8 weights, optionally *smoothed*: `x W = (x / s) (diag(s) W)` with one factor `s` per
+/// input channel, chosen so that the channels of `x / s` and the rows of `diag(s) W` have
+/// balanced ranges (SmoothQuant, alpha = 1/2). Transformer hidden states have a few channels
+/// much larger than the rest; dividing them down keeps the per-row activation scale fine.
+#[derive(Debug)]
+pub(crate) struct QWeights {
+    /// `diag(s) W`, quantized per column.
+    pub packed: PackedQB,
+    /// `s`, when smoothed.
+    pub scale: Option<Vec<f32>>,
+    /// `1 / s`, applied to `x` before it is quantized.
+    pub inv_scale: Option<Vec<f32>>,
 }
 
 impl LinearWeights {
@@ -34,14 +48,14 @@ impl LinearWeights {
     pub fn k(&self) -> usize {
         match self {
             LinearWeights::F32(w) => w.k(),
-            LinearWeights::Int8(w) => w.k(),
+            LinearWeights::Int8(w) => w.packed.k(),
         }
     }
     /// Output width.
     pub fn n(&self) -> usize {
         match self {
             LinearWeights::F32(w) => w.n(),
-            LinearWeights::Int8(w) => w.n(),
+            LinearWeights::Int8(w) => w.packed.n(),
         }
     }
 }
@@ -54,6 +68,8 @@ pub(crate) struct Linear {
     pub activation: Activation,
     /// Buffers of the int8 GEMM, kept between runs.
     scratch: QScratch,
+    /// `x / s` for smoothed int8 weights (grows on the first run, then reused).
+    smoothed: Vec<f32>,
 }
 
 impl Linear {
@@ -64,20 +80,38 @@ impl Linear {
             bias,
             activation: Activation::Identity,
             scratch: QScratch::new(),
+            smoothed: Vec::new(),
         }
     }
 
-    /// The int8 form: dynamic quantization of `x` (per row, u8), exact i32 products, then
-    /// dequantization, bias and activation in the epilogue; the residual is added after.
+    /// The int8 form: `x` divided by the smoothing factors (if any), dynamic quantization of
+    /// it (per row, u8), exact i32 products, then dequantization, bias and activation in the
+    /// epilogue; the residual is added after.
     fn run_int8(
         &mut self,
-        w: &PackedQB,
+        q: &QWeights,
         x: &[f32],
         residual: Option<&[f32]>,
         y: &mut [f32],
     ) -> Result<()> {
+        let w = &q.packed;
         let (k, n) = (w.k(), w.n());
         let rows = x.len().checked_div(k).unwrap_or(0);
+        let x = match &q.inv_scale {
+            None => x,
+            Some(inv) => {
+                if self.smoothed.len() < x.len() {
+                    self.smoothed.resize(x.len(), 0.0);
+                }
+                let xs = &mut self.smoothed[..x.len()];
+                for (d, s) in xs.chunks_exact_mut(k).zip(x.chunks_exact(k)) {
+                    d.iter_mut()
+                        .zip(s.iter().zip(inv))
+                        .for_each(|(d, (s, i))| *d = s * i);
+                }
+                xs
+            }
+        };
         crate::parallel::qgemm_dynamic_scratch(
             MatRef::row_major(x, rows, k)?,
             DynamicQuant::PerRow,

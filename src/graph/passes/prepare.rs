@@ -1,6 +1,7 @@
 //! Weight preparation: give every operator its constant inputs once, so it can pack weights
 //! (GEMM panels, convolution filters) before the first run instead of in every run.
 use crate::graph::error::{GraphError, Result};
+use crate::graph::ops::fused::QWeights;
 use crate::graph::ops::Fact;
 use crate::graph::tensor::Tensor;
 use crate::graph::typed::TypedGraph;
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Default)]
 pub(crate) struct WeightCache {
     packed: Mutex<HashMap<usize, CacheEntry<PackedB>>>,
-    quantized: Mutex<HashMap<usize, CacheEntry<PackedQB>>>,
+    quantized: Mutex<HashMap<usize, CacheEntry<QWeights>>>,
 }
 
 /// The weight (kept alive) and its packed form.
@@ -27,9 +28,51 @@ impl WeightCache {
         cached(&self.packed, w, |m| Ok(PackedB::new(m)?))
     }
 
-    /// The int8 form of the row-major `k x n` f32 matrix `w`: symmetric, one scale per column.
-    pub fn quantized(&self, w: &Arc<Tensor>) -> Result<Arc<PackedQB>> {
-        cached(&self.quantized, w, |m| Ok(PackedQB::quantize_f32(m)?))
+    /// The int8 form of the row-major `k x n` f32 matrix `w`: symmetric, one scale per column,
+    /// after scaling row `j` by `scale[j]` when given (see [`QWeights`]).
+    pub fn quantized(&self, w: &Arc<Tensor>, scale: Option<Vec<f32>>) -> Result<Arc<QWeights>> {
+        // An entry made with other smoothing factors is replaced (one W, one LayerNorm before
+        // it: in practice the factors never change).
+        let key = Arc::as_ptr(w) as usize;
+        if let Some((_, q)) = self.lock_quantized()?.get(&key) {
+            if q.scale == scale {
+                return Ok(q.clone());
+            }
+        }
+        let (data, &[k, n]) = (w.as_f32(), w.shape()) else {
+            return Err(GraphError::invalid("weights must be an f32 matrix"));
+        };
+        let data = data.ok_or_else(|| GraphError::invalid("weights must be f32"))?;
+        let packed = match &scale {
+            None => PackedQB::quantize_f32(MatRef::row_major(data, k, n)?)?,
+            Some(s) => {
+                if s.len() != k {
+                    return Err(GraphError::invalid("one smoothing factor per row of W"));
+                }
+                let scaled: Vec<f32> = data
+                    .chunks_exact(n.max(1))
+                    .zip(s)
+                    .flat_map(|(row, s)| row.iter().map(move |v| v * s))
+                    .collect();
+                PackedQB::quantize_f32(MatRef::row_major(&scaled, k, n)?)?
+            }
+        };
+        let inv_scale = scale.as_ref().map(|s| s.iter().map(|s| 1.0 / s).collect());
+        let q = Arc::new(QWeights {
+            packed,
+            scale,
+            inv_scale,
+        });
+        self.lock_quantized()?.insert(key, (w.clone(), q.clone()));
+        Ok(q)
+    }
+
+    fn lock_quantized(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<usize, CacheEntry<QWeights>>>> {
+        self.quantized
+            .lock()
+            .map_err(|_| GraphError::invalid("weight cache poisoned"))
     }
 }
 
