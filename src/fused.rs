@@ -7,13 +7,15 @@
 //! GEMM's own L2 row block (`Blocking::default().mc`): the normalised block stays in L2 while
 //! the GEMM reuses it against every panel of `W`, `W` is streamed once per block exactly as in
 //! an unfused GEMM, and the full normalised matrix never exists in memory. The results are
-//! bit-identical to `layer_norm` followed by `gemm_packed` with the same epilogue.
+//! bit-identical to `layer_norm` followed by `gemm_packed` with the same epilogue; each block's
+//! GEMM is tiled over the threads ([`crate::parallel::gemm_packed`], the same bits).
 //!
 //! The scratch lives in a [`FusedScratch`] that the caller keeps between calls: it grows to
 //! `BLOCK_ROWS * K` floats on first use and is reused after that, so a steady-state call
 //! allocates nothing.
 use crate::kernels::layer_norm;
-use crate::{gemm_packed, EpilogueOp, Error, MatMut, MatRef, PackedB, Result};
+use crate::parallel::gemm_packed;
+use crate::{EpilogueOp, Error, MatMut, MatRef, PackedB, Result};
 
 /// Rows normalised and multiplied per block: the GEMM's default L2 row block
 /// (`Blocking::default().mc`), and a multiple of its 4-row tile, so that every block is cut into

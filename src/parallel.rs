@@ -1,9 +1,12 @@
 //! Thread-level parallelism: the kernels split their work into independent tiles
 //! ([`crate::kernels::ParallelFor`]); this module runs those tiles on rayon's pool when the
 //! `threads` feature is on, and in a plain loop otherwise. Results are bit-identical either way.
+use crate::kernels::attention::{AttentionOptions, AttentionScratch, AttentionShape};
 use crate::kernels::conv::{Conv2d, ConvEpilogue, ConvScratch, TensorLayout};
+use crate::kernels::par::task_count;
 use crate::quant::{DynamicQuant, PackedQB, QMatRef, QOutput, QScratch, QuantParams, Q8};
 use crate::{EpilogueOp, MatMut, MatRef, PackedB, Result};
+use std::sync::Mutex;
 
 /// Set once rayon's global pool exists (on wasm32 the first use creates it, at 1 thread if
 /// `initThreadPool` did not run first; JavaScript's `startThreads` checks it).
@@ -37,6 +40,28 @@ pub fn threads() -> usize {
     {
         1
     }
+}
+
+/// Runs `f` on one of the pool's threads and returns its result (feature `threads`, more than
+/// one thread, called from outside the pool); otherwise simply calls `f`.
+///
+/// Every parallel call made from outside the pool hands its tasks over to the pool and sleeps
+/// until they are done: two cross-thread wake-ups (tens of microseconds on wasm) per call. A
+/// caller that makes many small parallel calls in a row (the graph executor: one per layer)
+/// pays that once by running all of them from inside the pool, where a call pushes its tasks
+/// onto the local queue, runs them itself unless another thread steals them, and never sleeps.
+///
+/// ```
+/// assert_eq!(wasmnn::parallel::install(|| 6 * 7), 42);
+/// ```
+pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(feature = "threads")]
+    {
+        if rayon::current_thread_index().is_none() && threads() > 1 {
+            return rayon::join(f, || ()).0;
+        }
+    }
+    f()
 }
 
 /// Runs `task(i)` for `i < count` on the pool (feature `threads`) or sequentially.
@@ -212,4 +237,131 @@ pub fn qgemm_dynamic_scratch(
     scratch: &mut QScratch,
 ) -> Result<()> {
     crate::quant::qgemm_dynamic_par_scratch(a, quant, b, out, threads(), &parallel_for, scratch)
+}
+
+/// Most tasks [`attention`] cuts one call into (each holds one [`AttentionScratch`]).
+const MAX_ATTENTION_TASKS: usize = 16;
+
+/// Scratch memory of [`attention`]: one kernel scratch per task, grown on the first call and
+/// reused after that.
+#[derive(Debug, Default)]
+pub struct AttentionScratches(Vec<Mutex<AttentionScratch>>);
+
+impl Clone for AttentionScratches {
+    /// Scratch is never shared: a copy starts empty.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// [`crate::kernels::attention::attention`] with the heads split over all [`threads`] (one call
+/// below the size threshold). Heads are independent and each is computed by the same code as
+/// in the single-threaded call, so the result is bit-identical for any thread count.
+///
+/// ```
+/// use wasmnn::kernels::attention::{AttentionOptions, AttentionShape};
+/// use wasmnn::parallel::{attention, AttentionScratches};
+/// let shape = AttentionShape { heads: 2, seq_q: 1, seq_k: 2, head_dim: 1, value_dim: 1 };
+/// let (q, k, v) = ([1.0, 1.0], [0.0; 4], [1.0, 3.0, 2.0, 4.0]); // equal scores: means of V
+/// let mut out = [0.0; 2];
+/// let opts = AttentionOptions { scale: 1.0, mask: None, causal: false };
+/// attention(&q, &k, &v, &mut out, shape, &opts, &mut AttentionScratches::default())?;
+/// assert_eq!(out, [2.0, 3.0]);
+/// # Ok::<(), wasmnn::Error>(())
+/// ```
+pub fn attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    shape: AttentionShape,
+    opts: &AttentionOptions<'_>,
+    scratch: &mut AttentionScratches,
+) -> Result<()> {
+    use crate::kernels::attention::attention as kernel;
+    let s = shape;
+    let macs = s
+        .heads
+        .saturating_mul(s.seq_q)
+        .saturating_mul(s.seq_k)
+        .saturating_mul(s.head_dim.saturating_add(s.value_dim));
+    let threads = threads();
+    let tasks = task_count(threads, s.heads, macs)
+        .min(2 * threads)
+        .min(MAX_ATTENTION_TASKS);
+    let (q_len, k_len) = (s.seq_q * s.head_dim, s.seq_k * s.head_dim);
+    let (v_len, o_len) = (s.seq_k * s.value_dim, s.seq_q * s.value_dim);
+    // Splitting needs inputs the kernel accepts (so that no task fails after others wrote):
+    // every operand exactly `heads` blocks, a finite scale, a mask that covers every score.
+    // Anything else (an error for the kernel to report, or empty work) runs as one call.
+    let exact = [(q, q_len), (k, k_len), (v, v_len)]
+        .iter()
+        .all(|(x, l)| Some(x.len()) == s.heads.checked_mul(*l))
+        && Some(out.len()) == s.heads.checked_mul(o_len)
+        && o_len > 0
+        && s.heads > 0
+        && opts.scale.is_finite()
+        && opts.mask.is_none_or(|m| {
+            let last = (s.heads - 1)
+                .checked_mul(m.head_stride)
+                .zip((s.seq_q - 1).checked_mul(m.row_stride))
+                .and_then(|(a, b)| a.checked_add(b)?.checked_add(s.seq_k));
+            last.is_some_and(|l| l <= m.data.len())
+        });
+    let tasks = if exact { tasks } else { 1 };
+    let cells = &mut scratch.0;
+    if cells.len() < tasks {
+        cells.resize_with(tasks, Default::default);
+    }
+    if tasks == 1 {
+        let cell = cells[0].get_mut().map_err(|_| poisoned())?;
+        return kernel(q, k, v, out, s, opts, cell);
+    }
+    // Contiguous runs of heads; each task owns one output chunk and one scratch.
+    let per = s.heads.div_ceil(tasks);
+    let mut chunks = out.chunks_mut(per * o_len);
+    let outs: [Mutex<Option<&mut [f32]>>; MAX_ATTENTION_TASKS] =
+        core::array::from_fn(|_| Mutex::new(chunks.next()));
+    let count = s.heads.div_ceil(per);
+    let results: [Mutex<Result<()>>; MAX_ATTENTION_TASKS] =
+        core::array::from_fn(|_| Mutex::new(Ok(())));
+    let cells = &cells[..];
+    parallel_for(count, &|t| {
+        let h0 = t * per;
+        let heads = per.min(s.heads - h0);
+        let result = (|| {
+            let mut o = outs[t].lock().map_err(|_| poisoned())?;
+            let o = o.as_deref_mut().ok_or_else(poisoned)?;
+            let mut cell = cells[t].lock().map_err(|_| poisoned())?;
+            let mut opts = *opts;
+            if let Some(m) = &mut opts.mask {
+                m.data = m.data.get(h0 * m.head_stride..).unwrap_or(&[]);
+            }
+            let part = AttentionShape { heads, ..s };
+            kernel(
+                &q[h0 * q_len..][..heads * q_len],
+                &k[h0 * k_len..][..heads * k_len],
+                &v[h0 * v_len..][..heads * v_len],
+                o,
+                part,
+                &opts,
+                &mut cell,
+            )
+        })();
+        if let Ok(mut r) = results[t].lock() {
+            *r = result;
+        }
+    });
+    for r in &results[..count] {
+        r.lock().map_err(|_| poisoned())?.clone()?;
+    }
+    Ok(())
+}
+
+/// A lock held by a task that panicked (cannot happen: the kernels return errors).
+fn poisoned() -> crate::Error {
+    crate::Error::InvalidArgument {
+        what: "attention scratch",
+        why: "a task panicked",
+    }
 }

@@ -420,3 +420,73 @@ fn rayon_pools_give_identical_bits() {
         });
     }
 }
+
+/// Attention with heads split over rayon pools of 1, 2 and 4 threads (and from inside the pool,
+/// through `parallel::install`): identical to the serial kernel; a mask too short is refused
+/// before any output is written.
+#[cfg(all(feature = "threads", not(target_arch = "wasm32")))]
+#[test]
+fn attention_heads_give_identical_bits() {
+    use wasmnn::kernels::attention::{
+        attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
+    };
+    use wasmnn::parallel::{self, AttentionScratches};
+
+    let mut rng = Rng(23);
+    // 7 heads: uneven runs of heads per task; seq_q > 64: two query blocks per head.
+    let s = AttentionShape {
+        heads: 7,
+        seq_q: 80,
+        seq_k: 96,
+        head_dim: 32,
+        value_dim: 24,
+    };
+    let q = rng.vec(s.heads * s.seq_q * s.head_dim);
+    let k = rng.vec(s.heads * s.seq_k * s.head_dim);
+    let v = rng.vec(s.heads * s.seq_k * s.value_dim);
+    let mask = rng.vec(s.heads * s.seq_q * s.seq_k);
+    let opts = AttentionOptions {
+        scale: 0.125,
+        mask: Some(AttentionMask {
+            data: &mask,
+            head_stride: s.seq_q * s.seq_k,
+            row_stride: s.seq_k,
+        }),
+        causal: false,
+    };
+    let len = s.heads * s.seq_q * s.value_dim;
+    let mut want = vec![0.0; len];
+    attention(
+        &q,
+        &k,
+        &v,
+        &mut want,
+        s,
+        &opts,
+        &mut AttentionScratch::default(),
+    )
+    .unwrap();
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut scratch = AttentionScratches::default();
+            for _ in 0..2 {
+                let mut got = vec![f32::NAN; len];
+                parallel::attention(&q, &k, &v, &mut got, s, &opts, &mut scratch).unwrap();
+                assert!(same_bits(&got, &want), "attention, {threads} threads");
+            }
+            let mut short = opts;
+            short.mask = Some(AttentionMask {
+                data: &mask[..mask.len() - 1],
+                ..opts.mask.unwrap()
+            });
+            let mut got = vec![f32::NAN; len];
+            assert!(parallel::attention(&q, &k, &v, &mut got, s, &short, &mut scratch).is_err());
+            assert!(got.iter().all(|x| x.is_nan()), "output untouched on error");
+            assert!(parallel::install(rayon::current_thread_index).is_some());
+        });
+    }
+}

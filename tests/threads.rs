@@ -194,5 +194,51 @@ async fn two_workers_give_identical_bits() -> Result<(), JsValue> {
     let out = QOutput::I32(QMatMut::row_major(&mut got, m, n).unwrap());
     parallel::qgemm(a, p, &b, out).unwrap();
     assert_eq!(got, want, "parallel::qgemm");
+
+    // Attention: heads split over the workers, from outside and from inside the pool.
+    use wasmnn::kernels::attention::{
+        attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
+    };
+    let s = AttentionShape {
+        heads: 12,
+        seq_q: 70,
+        seq_k: 70,
+        head_dim: 32,
+        value_dim: 32,
+    };
+    let (q, k, v) = (
+        floats(&mut seed, 12 * 70 * 32),
+        floats(&mut seed, 12 * 70 * 32),
+        floats(&mut seed, 12 * 70 * 32),
+    );
+    let mask = floats(&mut seed, 70);
+    let opts = AttentionOptions {
+        scale: 0.2,
+        mask: Some(AttentionMask {
+            data: &mask,
+            head_stride: 0,
+            row_stride: 0,
+        }),
+        causal: false,
+    };
+    let mut want = vec![0.0; q.len()];
+    attention(
+        &q,
+        &k,
+        &v,
+        &mut want,
+        s,
+        &opts,
+        &mut AttentionScratch::default(),
+    )
+    .unwrap();
+    let mut scratch = parallel::AttentionScratches::default();
+    let mut got = vec![f32::NAN; q.len()];
+    parallel::attention(&q, &k, &v, &mut got, s, &opts, &mut scratch).unwrap();
+    assert!(same_bits(&got, &want), "parallel::attention");
+    let mut got = vec![f32::NAN; q.len()];
+    parallel::install(|| parallel::attention(&q, &k, &v, &mut got, s, &opts, &mut scratch))
+        .unwrap();
+    assert!(same_bits(&got, &want), "parallel::attention in the pool");
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! The executor: runs a planned program single-threaded over one arena.
+//! The executor: runs a planned program over one arena (its operators split large work over
+//! the threads of [`crate::parallel`], from inside the pool).
 //!
 //! The arena is allocated once, at the size the plan computed; each run copies the inputs in,
 //! runs the steps in order (each reading its inputs and writing its output at fixed offsets),
@@ -120,39 +121,10 @@ impl Session {
         for (t, (range, spec)) in inputs.iter().zip(&p.inputs) {
             DataMut::from_bytes(spec.dtype, &mut region[range.clone()])?.copy_from(t.data)?;
         }
-        for step in &mut p.steps {
-            let out = step.output.clone();
-            let (left, rest) = region.split_at_mut(out.start);
-            let (out_bytes, right) = rest.split_at_mut(out.end - out.start);
-            let consts = &p.consts;
-            let output = TensorMut {
-                shape: &step.spec.shape,
-                data: DataMut::from_bytes(step.spec.dtype, out_bytes)?,
-            };
-            let n = step.inputs.len();
-            let result = if n <= INLINE_INPUTS {
-                let mut buf: [Option<TensorRef<'_>>; INLINE_INPUTS] = [None; INLINE_INPUTS];
-                for (b, s) in buf.iter_mut().zip(&step.inputs) {
-                    *b = s
-                        .as_ref()
-                        .map(|s| view(s, consts, left, right, out.clone()))
-                        .transpose()?;
-                }
-                step.op.run(&buf[..n], output)
-            } else {
-                let buf = step
-                    .inputs
-                    .iter()
-                    .map(|s| {
-                        s.as_ref()
-                            .map(|s| view(s, consts, left, right, out.clone()))
-                            .transpose()
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                step.op.run(&buf, output)
-            };
-            result.map_err(|e| e.at(&step.name, step.op.kind()))?;
-        }
+        // All steps from one thread of the pool: the parallel operators then split their work
+        // without a cross-thread hand-off each (see `parallel::install`).
+        let (steps, consts) = (&mut p.steps, &p.consts);
+        crate::parallel::install(|| run_steps(steps, consts, region))?;
         for (o, slot) in outputs.iter_mut().zip(&p.outputs) {
             let (data, shape) = match slot {
                 Slot::Const(c) => (p.consts[*c].view().data, p.consts[*c].shape()),
@@ -171,6 +143,47 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Runs the steps in order over the arena `region`.
+fn run_steps(
+    steps: &mut [super::plan::Step],
+    consts: &[std::sync::Arc<Tensor>],
+    region: &mut [u8],
+) -> Result<()> {
+    for step in steps {
+        let out = step.output.clone();
+        let (left, rest) = region.split_at_mut(out.start);
+        let (out_bytes, right) = rest.split_at_mut(out.end - out.start);
+        let output = TensorMut {
+            shape: &step.spec.shape,
+            data: DataMut::from_bytes(step.spec.dtype, out_bytes)?,
+        };
+        let n = step.inputs.len();
+        let result = if n <= INLINE_INPUTS {
+            let mut buf: [Option<TensorRef<'_>>; INLINE_INPUTS] = [None; INLINE_INPUTS];
+            for (b, s) in buf.iter_mut().zip(&step.inputs) {
+                *b = s
+                    .as_ref()
+                    .map(|s| view(s, consts, left, right, out.clone()))
+                    .transpose()?;
+            }
+            step.op.run(&buf[..n], output)
+        } else {
+            let buf = step
+                .inputs
+                .iter()
+                .map(|s| {
+                    s.as_ref()
+                        .map(|s| view(s, consts, left, right, out.clone()))
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>>>()?;
+            step.op.run(&buf, output)
+        };
+        result.map_err(|e| e.at(&step.name, step.op.kind()))?;
+    }
+    Ok(())
 }
 
 /// The tensor in `slot`: a constant, or bytes of the region on either side of the output.

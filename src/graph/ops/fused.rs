@@ -10,13 +10,12 @@ use super::{arity, input, op_common, optional, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
-use crate::kernels::attention::{
-    attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
-};
+use crate::kernels::attention::{AttentionMask, AttentionOptions, AttentionShape};
+use crate::parallel::{attention, AttentionScratches};
 use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput, QScratch};
 use crate::{
-    gemm_packed, layer_norm_matmul_add, Activation, EpilogueOp, FusedScratch, LayerNormParams,
-    MatMut, MatRef, PackedB,
+    layer_norm_matmul_add, Activation, EpilogueOp, FusedScratch, LayerNormParams, MatMut, MatRef,
+    PackedB,
 };
 use std::sync::Arc;
 
@@ -203,7 +202,7 @@ impl Op for Linear {
             len += 1;
         }
         let y = MatMut::row_major(out.f32()?, rows, n)?;
-        gemm_packed(
+        crate::parallel::gemm_packed(
             1.0,
             MatRef::row_major(xs, rows, k)?,
             weights,
@@ -276,24 +275,16 @@ impl Op for LayerNormLinear {
 #[derive(Clone, Debug)]
 pub(crate) struct Attention {
     pub scale: f32,
-    scratch: AttentionScratchCell,
+    /// Heads run in parallel, one scratch per task.
+    scratch: AttentionScratches,
 }
 
 impl Attention {
     pub fn new(scale: f32) -> Self {
         Self {
             scale,
-            scratch: AttentionScratchCell::default(),
+            scratch: AttentionScratches::default(),
         }
-    }
-}
-
-/// Scratch memory, not copied when the operator is cloned.
-#[derive(Debug, Default)]
-struct AttentionScratchCell(AttentionScratch);
-impl Clone for AttentionScratchCell {
-    fn clone(&self) -> Self {
-        Self::default()
     }
 }
 
@@ -385,7 +376,7 @@ impl Op for Attention {
                 &mut y[i * on..(i + 1) * on],
                 shape,
                 &opts,
-                &mut self.scratch.0,
+                &mut self.scratch,
             )?;
         }
         Ok(())

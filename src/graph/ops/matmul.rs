@@ -2,14 +2,15 @@
 //! (`alpha op(A) op(B) + beta C`), on the packed GEMM of the kernels.
 //!
 //! A constant 2-D right operand (a weight matrix) is packed once in `prepare`; then all rows of
-//! all batches of A go through one GEMM call.
+//! all batches of A go through one GEMM call, tiled over the threads ([`crate::parallel`]).
 use super::elementwise::for_each_row;
 use super::{arity, input, op_common, optional, Attrs, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::shape::{broadcast, check_rank};
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
-use crate::{gemm_packed, MatMut, MatRef, PackedB};
+use crate::parallel::gemm_packed;
+use crate::{MatMut, MatRef, PackedB};
 
 /// `Y = A B` with numpy broadcasting.
 #[derive(Clone, Debug, Default)]
