@@ -132,6 +132,18 @@ pub fn conv2d(
     output: &mut [f32],
     epilogue: &ConvEpilogue<'_>,
 ) -> Result<()> {
+    // A small convolution stays on one thread: handing tasks to another costs more than it
+    // saves (MobileNetV3's layers of 1-4 M multiply-adds ran slower on 2 threads than on 1).
+    let p = conv.params();
+    let macs = output
+        .len()
+        .saturating_mul(conv.c_in() / p.groups.max(1))
+        .saturating_mul(p.kernel_h * p.kernel_w);
+    let threads = if macs < MIN_PARALLEL_CONV_MACS {
+        1
+    } else {
+        threads()
+    };
     conv.run_with_par(
         scratch,
         input,
@@ -141,10 +153,14 @@ pub fn conv2d(
         w,
         output,
         epilogue,
-        threads(),
+        threads,
         &parallel_for,
     )
 }
+
+/// Least multiply-adds of a convolution that [`conv2d`] splits over threads: 8 tasks' worth of
+/// [`crate::kernels::par::MIN_MACS_PER_TASK`], measured on MobileNetV3 (2 threads, Node).
+pub const MIN_PARALLEL_CONV_MACS: usize = 1 << 22;
 
 /// [`crate::qgemm`] (int8 A, packed int8 B) with blocks of rows over all [`threads`];
 /// bit-identical to the single-threaded call.

@@ -114,6 +114,10 @@ impl Pool2d {
             TensorLayout::Nchw => (channels * hh * ww, hh * ww, ww, 1),
             TensorLayout::Nhwc => (hh * ww * channels, 1, ww * channels, channels),
         };
+        if layout == TensorLayout::Nchw && self.kind == PoolKind::Max && h * w > 0 && ho * wo > 0 {
+            max_nchw(input, output, batch * channels, (h, w), (ho, wo), &p);
+            return Ok(());
+        }
         let (ins, inc, iny, inx) = st(h, w);
         let (ons, onc, ony, onx) = st(ho, wo);
         for n in 0..batch {
@@ -189,6 +193,53 @@ impl Pool2d {
             }
         }
         Ok(())
+    }
+}
+
+/// Max pooling of `planes` NCHW planes, one scalar output at a time. The general loop in
+/// [`Pool2d::run`] moves each tap through a stack copy and a vector register that holds one
+/// channel in NCHW, ~5x slower (the 2x2 MaxPool of MobileNetV3 took a fifth of the model).
+/// Same taps in the same order and the same tie and NaN rules, so the same bits.
+fn max_nchw(
+    input: &[f32],
+    output: &mut [f32],
+    planes: usize,
+    (h, w): (usize, usize),
+    (ho, wo): (usize, usize),
+    p: &Conv2dParams,
+) {
+    // All-ones bits: what the vector path's NaN mask gives.
+    let nan_out = f32::from_bits(u32::MAX);
+    let inside = |o: usize, k: usize, s: usize, d: usize, pad: usize, size: usize| {
+        (o * s + k * d).checked_sub(pad).filter(|&i| i < size)
+    };
+    for (x, y) in input
+        .chunks_exact(h * w)
+        .zip(output.chunks_exact_mut(ho * wo))
+        .take(planes)
+    {
+        for (oy, y_row) in y.chunks_exact_mut(wo).enumerate() {
+            for (ox, out) in y_row.iter_mut().enumerate() {
+                let mut m = f32::NEG_INFINITY;
+                let mut nan = false;
+                for ky in 0..p.kernel_h {
+                    let Some(iy) = inside(oy, ky, p.stride_h, p.dilation_h, p.pad_top, h) else {
+                        continue;
+                    };
+                    let row = &x[iy * w..(iy + 1) * w];
+                    for kx in 0..p.kernel_w {
+                        let Some(ix) = inside(ox, kx, p.stride_w, p.dilation_w, p.pad_left, w)
+                        else {
+                            continue;
+                        };
+                        let v = row[ix];
+                        nan |= v.is_nan();
+                        m = if v < m { m } else { v };
+                    }
+                }
+                *out = if nan { nan_out } else { m };
+            }
+        }
     }
 }
 
