@@ -40,13 +40,20 @@ const INLINE_INPUTS: usize = 8;
 pub struct Session {
     program: Program,
     arena: Arena,
+    /// Whether some step is big enough to be split over threads (see [`splits_work`]).
+    threaded: bool,
 }
 
 impl Session {
     pub(crate) fn new(program: Program) -> Result<Self> {
         // One allocation of the planned size (plus the arena's padding tail) per run.
         let arena = Arena::with_capacity(Arena::footprint::<u8>(program.peak_bytes, Align::B64)?)?;
-        Ok(Self { program, arena })
+        let threaded = splits_work(&program);
+        Ok(Self {
+            program,
+            arena,
+            threaded,
+        })
     }
 
     /// Bytes of the arena that holds every intermediate tensor.
@@ -124,7 +131,11 @@ impl Session {
         // All steps from one thread of the pool: the parallel operators then split their work
         // without a cross-thread hand-off each (see `parallel::install`).
         let (steps, consts) = (&mut p.steps, &p.consts);
-        crate::parallel::install(|| run_steps(steps, consts, region))?;
+        if self.threaded {
+            crate::parallel::install(|| run_steps(steps, consts, region))?;
+        } else {
+            run_steps(steps, consts, region)?;
+        }
         for (o, slot) in outputs.iter_mut().zip(&p.outputs) {
             let (data, shape) = match slot {
                 Slot::Const(c) => (p.consts[*c].view().data, p.consts[*c].shape()),
@@ -143,6 +154,40 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Whether any step of `p` is big enough for its operator to split it over threads (the
+/// thresholds of [`crate::parallel`]): only then does a run go through
+/// [`crate::parallel::install`], whose hand-off to the pool and back costs more than a model
+/// made of small layers gains (MobileNetV3 in Chromium: 1.61 ms on 1 thread, 1.74 ms on 2).
+fn splits_work(p: &Program) -> bool {
+    use crate::kernels::par::MIN_MACS_PER_TASK;
+    use crate::parallel::MIN_PARALLEL_CONV_MACS;
+    p.steps.iter().any(|step| {
+        let shape = |i: usize| match step.inputs.get(i) {
+            Some(Some(Slot::Arena(_, spec))) => spec.shape.as_slice(),
+            Some(Some(Slot::Const(c))) => p.consts[*c].shape(),
+            _ => &[],
+        };
+        let out: usize = step.spec.shape.iter().product();
+        // Multiply-adds per output element, from the operands' shapes.
+        match step.op.kind() {
+            "Linear" | "LinearInt8" | "LayerNormLinear" | "MatMul" | "Gemm" => {
+                let k = shape(0).last().copied().unwrap_or(0);
+                out.saturating_mul(k) >= 2 * MIN_MACS_PER_TASK
+            }
+            "Attention" => {
+                let seq_k = shape(1).get(2).copied().unwrap_or(0);
+                out.saturating_mul(2 * seq_k) >= 2 * MIN_MACS_PER_TASK
+            }
+            "Conv" | "ConvInt8" => {
+                let w = shape(1);
+                let per_filter = w.iter().skip(1).product::<usize>();
+                !w.is_empty() && out.saturating_mul(per_filter) >= MIN_PARALLEL_CONV_MACS
+            }
+            _ => false,
+        }
+    })
 }
 
 /// Runs the steps in order over the arena `region`.
