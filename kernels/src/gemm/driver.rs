@@ -65,6 +65,22 @@ unsafe fn packed_tile(kc: usize, a: *const f32, b: *const f32) -> Tile<MR> {
     unsafe { tile_4x8_packed(kc, a, b) }
 }
 
+/// [`tile_1x32`] as a function of its own, for the same reason as [`packed_tile`] (inlined into
+/// the driver, Node 20's V8 compiled the GEMV loop worse).
+///
+/// # Safety
+/// As [`tile_1x32`].
+#[inline(never)]
+unsafe fn gemv_tiles(
+    kc: usize,
+    a: *const f32,
+    a_cs: usize,
+    b: [*const f32; GEMV_PANELS],
+) -> [Tile<1>; GEMV_PANELS] {
+    // SAFETY: forwarded contract.
+    unsafe { tile_1x32(kc, a, a_cs, b) }
+}
+
 /// Computes the block `rows x cols` of C.
 ///
 /// # Safety
@@ -165,7 +181,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                             panel(jr + NR * if q < panels { q } else { 0 })
                         });
                         // SAFETY: row full_end < m, k0 + kcl <= k; aliased panels are valid.
-                        let tiles = unsafe { tile_1x32(kcl, a, p.a.cs, b) };
+                        let tiles = unsafe { gemv_tiles(kcl, a, p.a.cs, b) };
                         for (q, t) in tiles.into_iter().enumerate().take(panels) {
                             let j = jr + q * NR;
                             // SAFETY: row full_end < m, columns j..j+ncols < n.
