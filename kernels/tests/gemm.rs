@@ -168,7 +168,6 @@ fn exact_every_small_shape() {
 #[wasm_bindgen_test(unsupported = test)]
 fn exact_default_block_edges() {
     let mut rng = Rng::new(2);
-    let d = Blocking::default();
     let cases = [
         (5, 9, 255),
         (5, 9, 256),
@@ -183,22 +182,7 @@ fn exact_default_block_edges() {
         (1, 1025, 6),
         (9, 1025, 257),
     ];
-    for (idx, &(m, n, k)) in cases.iter().enumerate() {
-        exact_case(
-            m,
-            n,
-            k,
-            Layout::ALL[idx % 4],
-            Layout::ALL[(idx + 1) % 4],
-            Layout::ALL[(idx + 2) % 4],
-            SCALARS[idx % 4],
-            SCALARS[(idx + 1) % 4],
-            EPIS[idx % 7],
-            256,
-            d,
-            &mut rng,
-        );
-    }
+    exact_shapes(&cases, 1, 256, &mut rng);
 }
 
 /// Around the block of A the driver packs on its stack (16 Ki floats: K deeper than 4096 reads
@@ -217,6 +201,12 @@ fn exact_a_pack_edges() {
         (43, 9, 768),
         (14, 33, 1025),
     ];
+    exact_shapes(&cases, 3, 8192, &mut rng); // the default KC: one K block
+}
+
+/// [`exact_case`] for each `(m, n, k)` with the default blocking and K blocks of `kc`; layouts,
+/// alpha, epilogue and (shifted by `beta_shift`) beta rotate with the case index.
+fn exact_shapes(cases: &[(usize, usize, usize)], beta_shift: usize, kc: usize, rng: &mut Rng) {
     for (idx, &(m, n, k)) in cases.iter().enumerate() {
         exact_case(
             m,
@@ -226,11 +216,11 @@ fn exact_a_pack_edges() {
             Layout::ALL[(idx + 1) % 4],
             Layout::ALL[(idx + 2) % 4],
             SCALARS[idx % 4],
-            SCALARS[(idx + 3) % 4],
+            SCALARS[(idx + beta_shift) % 4],
             EPIS[idx % 7],
-            8192, // the default KC: one K block
+            kc,
             Blocking::default(),
-            &mut rng,
+            rng,
         );
     }
 }
