@@ -27,6 +27,9 @@ const ref = new Float32Array(m * n);
 for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) ref[i * n + j] += A[i * k + p] * B[p * n + j];
 const pm = new wasm.PackedMatrix(B, k, n);
 check('PackedMatrix.matmul', close(pm.matmul(A, m), ref));
+const into = new Float32Array(m * n);
+pm.matmul_into(A, m, into);
+check('PackedMatrix.matmul_into', close(into, ref));
 const bias = Float32Array.from({ length: n }, (_, j) => j - 3);
 const lin = new wasm.Linear(B, k, n, bias, 'relu');
 check('Linear(relu).forward', close(lin.forward(A, m), ref.map((v, i) => Math.max(v + bias[i % n], 0))));
@@ -34,6 +37,7 @@ const conv = new wasm.Conv2d(new Float32Array(9).fill(1), undefined, 1, 1, [3, 3
 check('Conv2d 3x3 box filter', close(conv.run(new Float32Array(16).fill(1), 'nchw', 1, 4, 4).slice(0, 4), [4, 6, 6, 4]));
 for (const [what, f, msg] of [
   ['short input throws', () => pm.matmul(A.subarray(1), m), 'shape mismatch'],
+  ['short out of matmul_into throws', () => pm.matmul_into(A, m, into.subarray(1)), 'length of out'],
   ['unknown activation throws', () => new wasm.Linear(B, k, n, undefined, 'swish2'), 'unknown activation'],
   ['bad conv layout throws', () => conv.run(new Float32Array(16), 'nwhc', 1, 4, 4), 'unknown layout'],
 ]) {

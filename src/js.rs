@@ -2,7 +2,9 @@
 //!
 //! Every function checks its shapes and returns a `JsError` (a thrown `Error` in JavaScript)
 //! instead of panicking. Slices passed in from JavaScript are copied into wasm memory by the
-//! generated glue, and returned `Vec<f32>`s are copied out into a fresh `Float32Array`.
+//! generated glue, and returned `Vec<f32>`s are copied out into a fresh `Float32Array`; the
+//! `_into` forms take typed arrays and copy through reused staging buffers instead
+//! (`staging.rs`).
 //!
 //! ```js
 //! import init, { PackedMatrix, Linear, build_info } from './pkg/wasmnn.js';
@@ -18,6 +20,8 @@
 // Products go through the parallel GEMM: all threads after `initThreadPool`, one otherwise.
 use crate::parallel::gemm_packed;
 use crate::{Activation, EpilogueOp, Error, MatMut, MatRef, PackedB};
+use js_sys::Float32Array;
+use staging::{staged_into, TypedArray};
 use wasm_bindgen::prelude::*;
 
 mod conv;
@@ -30,6 +34,7 @@ mod rows;
 pub use rows::*;
 mod quant;
 pub use quant::*;
+mod staging;
 
 /// The activation names accepted by [`JsLinear::new`] and [`MatmulBench::new`].
 const ACTIVATIONS: &str = "none, relu, gelu, gelu_tanh, silu, sigmoid, tanh, hardswish";
@@ -155,9 +160,18 @@ impl PackedMatrix {
         self.product(a, m).map_err(js_err)
     }
 
-    /// `out = A B` into a caller-provided `Float32Array` of exactly `m * n` elements.
-    pub fn matmul_into(&self, a: &[f32], m: usize, out: &mut [f32]) -> Result<(), JsError> {
-        gemm_dense(a, m, &self.inner, out, &[]).map_err(js_err)
+    /// `out = A B` into a caller-provided `Float32Array` of exactly `m * n` elements: one copy
+    /// in, one copy out, no allocation per call (see `staging.rs`).
+    pub fn matmul_into(
+        &self,
+        a: &Float32Array,
+        m: usize,
+        out: &Float32Array,
+    ) -> Result<(), JsError> {
+        let (k, n) = (self.inner.k(), self.inner.n());
+        expect_len("length of a (= m * k)", a.len(), m, k).map_err(js_err)?;
+        expect_len("length of out (= m * n)", out.len(), m, n).map_err(js_err)?;
+        staged_into(a, out, |a, c| gemm_dense(a, m, &self.inner, c, &[]))
     }
 
     fn product(&self, a: &[f32], m: usize) -> Result<Vec<f32>, Error> {
@@ -233,9 +247,17 @@ impl JsLinear {
     }
 
     /// `y = act(x W + b)` into a caller-provided `Float32Array` of exactly
-    /// `rows * out_features` elements (no fresh result array per call).
-    pub fn forward_into(&self, x: &[f32], rows: usize, y: &mut [f32]) -> Result<(), JsError> {
-        self.apply_into(x, rows, y).map_err(js_err)
+    /// `rows * out_features` elements: one copy in, one copy out, no allocation per call.
+    pub fn forward_into(
+        &self,
+        x: &Float32Array,
+        rows: usize,
+        y: &Float32Array,
+    ) -> Result<(), JsError> {
+        let (k, n) = (self.inner.in_features(), self.inner.out_features());
+        expect_len("length of x (= rows * in_features)", x.len(), rows, k).map_err(js_err)?;
+        expect_len("length of y (= rows * out_features)", y.len(), rows, n).map_err(js_err)?;
+        staged_into(x, y, |x, y| self.apply_into(x, rows, y))
     }
 
     fn apply(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, Error> {

@@ -1,7 +1,9 @@
 //! JavaScript class `Conv2d`: a 2-D convolution with filters packed once.
-use super::{js_err, parse_activation};
+use super::staging::{staged_into, TypedArray};
+use super::{expect_len, js_err, parse_activation};
 use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
 use crate::{Activation, Error};
+use js_sys::Float32Array;
 use wasm_bindgen::prelude::*;
 
 /// A 2-D convolution (JavaScript class `Conv2d`) with bias and activation fused.
@@ -110,36 +112,72 @@ impl JsConv2d {
         h: usize,
         w: usize,
     ) -> Result<Vec<f32>, JsError> {
-        let layout_name = layout;
-        parse_layout(layout)?;
-        let (ho, wo) = self.conv.params().output_size(h, w).map_err(js_err)?;
-        let len = [batch, self.conv.c_out(), ho, wo]
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| js_err(Error::Overflow { what: "output" }))?;
-        let mut y = vec![0.0; len];
-        self.run_into(x, layout_name, batch, h, w, &mut y)?;
+        let layout = parse_layout(layout)?;
+        let (_, out_len) = self.lengths(batch, h, w).map_err(js_err)?;
+        let mut y = vec![0.0; out_len];
+        self.convolve(x, layout, batch, h, w, &mut y)
+            .map_err(js_err)?;
         Ok(y)
     }
 
-    /// [`JsConv2d::run`] into a caller-provided `Float32Array` of exactly the output's length
-    /// (no fresh result array per call).
+    /// [`JsConv2d::run`] into a caller-provided `Float32Array` of exactly the output's length:
+    /// one copy in, one copy out, no allocation per call (see `staging.rs`).
     pub fn run_into(
         &mut self,
-        x: &[f32],
+        x: &Float32Array,
         layout: &str,
         batch: usize,
         h: usize,
         w: usize,
-        y: &mut [f32],
+        y: &Float32Array,
     ) -> Result<(), JsError> {
         let layout = parse_layout(layout)?;
+        let (in_len, out_len) = self.lengths(batch, h, w).map_err(js_err)?;
+        // Checked as `1 x len` arrays, with the kernel's messages.
+        expect_len("input length (batch * c_in * h * w)", x.len(), 1, in_len).map_err(js_err)?;
+        expect_len(
+            "output length (batch * c_out * Ho * Wo)",
+            y.len(),
+            1,
+            out_len,
+        )
+        .map_err(js_err)?;
+        staged_into(x, y, |x, y| self.convolve(x, layout, batch, h, w, y))
+    }
+}
+
+impl JsConv2d {
+    /// Lengths of the input and the output of a `batch x c_in x h x w` convolution.
+    fn lengths(&self, batch: usize, h: usize, w: usize) -> Result<(usize, usize), Error> {
+        let (ho, wo) = self.conv.params().output_size(h, w)?;
+        let volume = |c: usize, a: usize, b: usize, what| {
+            [batch, c, a, b]
+                .iter()
+                .try_fold(1usize, |v, &d| v.checked_mul(d))
+                .ok_or(Error::Overflow { what })
+        };
+        Ok((
+            volume(self.conv.c_in(), h, w, "input")?,
+            volume(self.conv.c_out(), ho, wo, "output")?,
+        ))
+    }
+
+    /// The convolution with the fused epilogue, on all threads after `initThreadPool`
+    /// (bit-identical to one thread).
+    fn convolve(
+        &mut self,
+        x: &[f32],
+        layout: TensorLayout,
+        batch: usize,
+        h: usize,
+        w: usize,
+        y: &mut [f32],
+    ) -> Result<(), Error> {
         let epi = ConvEpilogue {
             bias: self.bias.as_deref(),
             activation: self.activation,
             residual: None,
         };
-        // On all threads after `initThreadPool` (bit-identical to one thread).
         crate::parallel::conv2d(
             &self.conv,
             &mut self.scratch,
@@ -151,6 +189,5 @@ impl JsConv2d {
             y,
             &epi,
         )
-        .map_err(js_err)
     }
 }

@@ -9,12 +9,12 @@
 //! const fc = QLinear.quantize(weights, k, n, bias, 'gelu');
 //! const h = fc.forward(x, m);
 //! ```
+use super::staging::{staged_into, TypedArray};
 use super::{elements, expect_len, js_err, parse_activation};
 use crate::quant::onnx::{dynamic_quant_matmul, matmul_integer};
 use crate::quant::{PackedQB, QLinear, QMatMut, QMatRef, QuantParams};
 use crate::{Error, MatRef};
 use js_sys::{Float32Array, Int32Array, Uint8Array};
-use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 /// Per-tensor (one value) or per-column (`n` values) parameters from JS arrays.
@@ -38,25 +38,17 @@ fn weight_params<'a>(scales: &'a [f32], zero_points: &'a [i32]) -> QuantParams<'
 #[derive(Clone, Debug)]
 pub struct QuantMatrix {
     inner: PackedQB,
-    /// Buffers of the `_into` calls, kept between calls: the input is copied into wasm memory
-    /// and the result out of it once each, with no allocation per call.
-    stage: RefCell<Stage>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct Stage {
-    a_u8: Vec<u8>,
-    a_f32: Vec<f32>,
-    y_i32: Vec<i32>,
-    y_f32: Vec<f32>,
 }
 
 impl QuantMatrix {
     fn wrap(inner: PackedQB) -> QuantMatrix {
-        QuantMatrix {
-            inner,
-            stage: RefCell::default(),
-        }
+        QuantMatrix { inner }
+    }
+
+    /// Checks `a` (`m x k`) and `out` (`m x n`) lengths before anything is copied.
+    fn expect_lengths(&self, a_len: usize, m: usize, out_len: usize) -> Result<(), Error> {
+        expect_len("length of a (= m * k)", a_len, m, self.inner.k())?;
+        expect_len("length of out (= m * n)", out_len, m, self.inner.n())
     }
 }
 
@@ -142,8 +134,8 @@ impl QuantMatrix {
     }
 
     /// [`QuantMatrix::matmul_integer_u8`] from a `Uint8Array` into a caller's `Int32Array` of
-    /// exactly `m * n` elements: one copy in, one copy out, no allocation per call (in
-    /// Chromium a fresh 1 MiB result array costs ~0.3 ms of page faults).
+    /// exactly `m * n` elements: one copy in, one copy out, no allocation per call (see
+    /// `staging.rs`; in Chromium a fresh 1 MiB result array costs ~0.3 ms of page faults).
     pub fn matmul_integer_u8_into(
         &self,
         a: &Uint8Array,
@@ -151,13 +143,10 @@ impl QuantMatrix {
         a_zero_point: i32,
         out: &Int32Array,
     ) -> Result<(), JsError> {
-        let mut st = self.stage.borrow_mut();
-        let Stage { a_u8, y_i32, .. } = &mut *st;
-        stage_in(a_u8, a.length() as usize, |buf| a.copy_to(buf));
-        let y = stage_out(y_i32, out.length() as usize);
-        integer_product_into(&self.inner, a_u8, m, a_zero_point, y).map_err(js_err)?;
-        out.copy_from(y);
-        Ok(())
+        self.expect_lengths(a.len(), m, out.len()).map_err(js_err)?;
+        staged_into(a, out, |a, y| {
+            integer_product_into(&self.inner, a, m, a_zero_point, y)
+        })
     }
 
     /// [`QuantMatrix::dynamic_quant_matmul`] from a `Float32Array` into a caller's
@@ -168,31 +157,9 @@ impl QuantMatrix {
         m: usize,
         out: &Float32Array,
     ) -> Result<(), JsError> {
-        let mut st = self.stage.borrow_mut();
-        let Stage { a_f32, y_f32, .. } = &mut *st;
-        stage_in(a_f32, a.length() as usize, |buf| a.copy_to(buf));
-        let y = stage_out(y_f32, out.length() as usize);
-        dynamic_product_into(&self.inner, a_f32, m, y).map_err(js_err)?;
-        out.copy_from(y);
-        Ok(())
+        self.expect_lengths(a.len(), m, out.len()).map_err(js_err)?;
+        staged_into(a, out, |a, y| dynamic_product_into(&self.inner, a, m, y))
     }
-}
-
-/// Resizes the staging buffer to `len` (growing only) and fills it with `fill`.
-fn stage_in<T: Copy + Default>(buf: &mut Vec<T>, len: usize, fill: impl FnOnce(&mut [T])) {
-    if buf.len() < len {
-        buf.resize(len, T::default());
-    }
-    buf.truncate(len);
-    fill(buf);
-}
-
-/// The output staging buffer, `len` long (its contents are overwritten by the product).
-fn stage_out<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
-    if buf.len() < len {
-        buf.resize(len, T::default());
-    }
-    &mut buf[..len]
 }
 
 fn integer_product<A: crate::quant::Q8>(

@@ -8,47 +8,17 @@
 //! softmax_into(scores, rows, cols, out);                     // into an existing Float32Array
 //! ```
 //!
-//! One call copies the input into a staging buffer in wasm memory (kept between calls, grown to
-//! the largest input seen), normalises it there in place and copies it out: two copies and no
-//! allocation once warm. Two details matter for speed in Chromium, both measured:
-//! - the staging buffer starts 2 KiB past a 4 KiB boundary. Large JS arrays are page-aligned,
-//!   and copying into a destination 8 bytes past the source modulo 4 KiB (where the allocator
-//!   puts a fresh `Vec`) makes every load wait on a store to a look-alike address ("4K
-//!   aliasing"): 0.19 ms instead of 0.01 ms for 512 KiB;
-//! - the `_into` forms write into the caller's array: first-touching a fresh 512 KiB typed
-//!   array costs ~0.27 ms of page faults, more than the softmax itself.
+//! One call copies the input into a staging buffer in wasm memory (`staging.rs`: kept between
+//! calls, placed to avoid 4K aliasing), normalises it there in place and copies it out: two
+//! copies and no allocation once warm. The `_into` forms write into the caller's array:
+//! first-touching a fresh 512 KiB typed array costs ~0.27 ms of page faults in Chromium, more
+//! than the softmax itself.
 use super::js_err;
+use super::staging::with_staged;
 use crate::kernels::rows as k;
 use crate::Error;
 use js_sys::Float32Array;
-use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
-
-thread_local! {
-    /// The staging buffer of the input (see the module docs).
-    static STAGE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Bytes of a page, and where in it the staged input starts.
-const PAGE: usize = 4096;
-const STAGE_AT: usize = 2048;
-
-/// Copies `x` into the staging buffer and runs `f` on the staged copy.
-fn with_staged<R>(x: &Float32Array, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    STAGE.with(|stage| {
-        let mut stage = stage.borrow_mut();
-        let n = x.length() as usize;
-        let floats_per_page = PAGE / 4;
-        if stage.len() < n + floats_per_page {
-            stage.resize(n + floats_per_page, 0.0);
-        }
-        let addr = stage.as_ptr() as usize;
-        let start = (STAGE_AT + PAGE - addr % PAGE) % PAGE / 4;
-        let buf = &mut stage[start..start + n];
-        x.copy_to(buf);
-        f(buf)
-    })
-}
 
 /// Checks that `len == rows * cols`.
 fn expect_shape(len: usize, rows: usize, cols: usize) -> Result<(), Error> {
