@@ -2,7 +2,7 @@
 //! ([`crate::kernels::ParallelFor`]); this module runs those tiles on rayon's pool when the
 //! `threads` feature is on, and in a plain loop otherwise. Results are bit-identical either way.
 use crate::kernels::attention::{AttentionOptions, AttentionScratch, AttentionShape};
-use crate::kernels::conv::{Conv2d, ConvEpilogue, ConvScratch, TensorLayout};
+use crate::kernels::conv::{Conv2d, ConvEpilogue, TensorLayout};
 use crate::kernels::par::task_count;
 use crate::quant::{DynamicQuant, PackedQB, QMatRef, QOutput, QScratch, QuantParams, Q8};
 use crate::{EpilogueOp, MatMut, MatRef, PackedB, Result};
@@ -107,15 +107,15 @@ pub fn gemm_packed(
     crate::kernels::gemm_packed_par(alpha, a, b, beta, c, ops, threads(), &parallel_for)
 }
 
-/// [`Conv2d::run_with`] split over all [`threads`]: im2col GEMM blocks and depthwise rows as
+/// [`Conv2d::run`] split over all [`threads`]: implicit-im2col GEMM blocks and depthwise rows as
 /// tasks, the 1x1 GEMM in 2-D tiles (a single task below the size threshold). Bit-identical to
 /// the single-threaded call.
 ///
 /// ```
-/// use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
+/// use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
 /// let conv = Conv2d::new(&[1.0; 9], 1, 1, Conv2dParams::new(3, 3).padding(1, 1, 1, 1))?;
 /// let mut y = [0.0; 16];
-/// wasmnn::parallel::conv2d(&conv, &mut ConvScratch::default(), &[1.0; 16], TensorLayout::Nchw,
+/// wasmnn::parallel::conv2d(&conv, &[1.0; 16], TensorLayout::Nchw,
 ///     1, 4, 4, &mut y, &ConvEpilogue::default())?;
 /// assert_eq!(&y[..4], &[4.0, 6.0, 6.0, 4.0]);
 /// # Ok::<(), wasmnn::Error>(())
@@ -123,7 +123,6 @@ pub fn gemm_packed(
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d(
     conv: &Conv2d,
-    scratch: &mut ConvScratch,
     input: &[f32],
     layout: TensorLayout,
     batch: usize,
@@ -144,8 +143,7 @@ pub fn conv2d(
     } else {
         threads()
     };
-    conv.run_with_par(
-        scratch,
+    conv.run_par(
         input,
         layout,
         batch,

@@ -25,7 +25,7 @@ use std::cell::Cell;
 use wasmnn::kernels::attention::{
     attention, AttentionMask, AttentionOptions, AttentionScratch, AttentionShape,
 };
-use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
+use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
 use wasmnn::kernels::{gemm_packed_par, ParallelFor};
 use wasmnn::quant::conv::{conv2d_nhwc, conv2d_nhwc_scratch, ConvGeometry};
 use wasmnn::quant::{
@@ -314,20 +314,17 @@ fn conv_every_method_and_layout() {
             conv.run(&x, layout, batch, h, w, &mut expected, &epi)
                 .unwrap();
             let mut y = vec![0.0; expected.len()];
-            let mut scratch = ConvScratch::default();
             steady(&what, || {
-                conv.run_with(&mut scratch, &x, layout, batch, h, w, &mut y, &epi)
-                    .unwrap()
+                conv.run(&x, layout, batch, h, w, &mut y, &epi).unwrap()
             });
             assert!(same_bits(&y, &expected), "{what}");
             steady(&what, || {
-                conv.run_with_par(&mut scratch, &x, layout, batch, h, w, &mut y, &epi, 4, SEQ)
+                conv.run_par(&x, layout, batch, h, w, &mut y, &epi, 4, SEQ)
                     .unwrap()
             });
             assert!(same_bits(&y, &expected), "{what} (4 tasks)");
             steady_facade(&what, || {
-                parallel::conv2d(&conv, &mut scratch, &x, layout, batch, h, w, &mut y, &epi)
-                    .unwrap()
+                parallel::conv2d(&conv, &x, layout, batch, h, w, &mut y, &epi).unwrap()
             });
             assert!(same_bits(&y, &expected), "{what} (parallel::conv2d)");
         }

@@ -10,7 +10,7 @@
 //! computed twice would change the bits.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wasm_bindgen_test::wasm_bindgen_test;
-use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
+use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
 use wasmnn::Activation;
 
 /// Deterministic floats in [-1, 1) (xorshift).
@@ -168,13 +168,11 @@ fn conv_tasks_give_identical_bits() {
     for case in CASES {
         let prep = Prepared::new(case, &mut rng);
         let want = prep.serial();
-        let mut scratch = ConvScratch::default(); // reused across thread counts
         let before = calls.load(Ordering::Relaxed);
         for threads in [1, 2, 3, 4, 8] {
             let mut got = vec![f32::NAN; prep.out_len];
             prep.conv
-                .run_with_par(
-                    &mut scratch,
+                .run_par(
                     &prep.x,
                     case.layout,
                     case.batch,
@@ -383,13 +381,11 @@ fn rayon_pools_give_identical_bits() {
             assert!(same_bits(&c, &want_gemm), "GEMM, {threads} threads");
             linear.forward(&a, m, &mut c).unwrap();
             assert!(same_bits(&c, &want_linear), "Linear, {threads} threads");
-            let mut scratch = ConvScratch::default();
             for (p, want) in &convs {
                 let mut y = vec![f32::NAN; p.out_len];
                 let case = p.case;
                 parallel::conv2d(
                     &p.conv,
-                    &mut scratch,
                     &p.x,
                     case.layout,
                     case.batch,

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
+use wasmnn::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
 use wasmnn::{js, parallel, Activation, EpilogueOp, Linear, MatMut, MatRef, PackedB};
 
 /// Deterministic floats in [-1, 1) (xorshift).
@@ -122,7 +122,6 @@ async fn two_workers_give_identical_bits() -> Result<(), JsValue> {
         (TensorLayout::Nchw, 64, 48, 64, 3, 64),
         (TensorLayout::Nhwc, 64, 48, 64, 3, 64),
     ];
-    let mut scratch = ConvScratch::default();
     for (layout, c, h, o, kk, groups) in cases {
         let pad = kk / 2;
         let p = Conv2dParams::new(kk, kk)
@@ -141,26 +140,15 @@ async fn two_workers_give_identical_bits() -> Result<(), JsValue> {
         for threads in [1, 2, 4] {
             let mut got = vec![f32::NAN; o * h * h];
             let par = &parallel::parallel_for;
-            conv.run_with_par(
-                &mut scratch,
-                &x,
-                layout,
-                1,
-                h,
-                h,
-                &mut got,
-                &epi,
-                threads,
-                par,
-            )
-            .unwrap();
+            conv.run_par(&x, layout, 1, h, h, &mut got, &epi, threads, par)
+                .unwrap();
             assert!(
                 same_bits(&got, &want),
                 "conv {layout:?} c{c} g{groups}, {threads} threads"
             );
         }
         let mut got = vec![f32::NAN; o * h * h];
-        parallel::conv2d(&conv, &mut scratch, &x, layout, 1, h, h, &mut got, &epi).unwrap();
+        parallel::conv2d(&conv, &x, layout, 1, h, h, &mut got, &epi).unwrap();
         assert!(same_bits(&got, &want), "parallel::conv2d {layout:?}");
     }
 

@@ -322,6 +322,31 @@ fn conv_real_layer_shapes() {
     );
 }
 
+/// The edges of the implicit im2col (A strips gathered from the input by the GEMM driver):
+/// K deeper than one packed block, with the block boundary inside a tap's channels; more output
+/// pixels than one task's block, ending in a single leftover row; stride-2 gathers whose eight
+/// floats would reach past the end of the input; row wraps inside a strip.
+#[wasm_bindgen_test(unsupported = test)]
+fn conv_implicit_im2col_edges() {
+    let mut rng = Rng::new(13);
+    let k3 = Conv2dParams::new(3, 3).padding(1, 1, 1, 1);
+    // K = 9 * 460 = 4140 > 4096: two K blocks, the second starting at channel 416 of tap 8.
+    check_conv(1, 460, 6, 7, 9, k3, Activation::Relu, true, &mut rng);
+    // 19 x 19 = 361 pixels: two blocks of 256, the last strip holds one pixel.
+    check_conv(2, 5, 19, 19, 7, k3, Activation::Identity, true, &mut rng);
+    // Stride 2 with asymmetric padding: the last windows end at the input's last float.
+    for pad in [(0, 0, 0, 0), (1, 0, 0, 1), (0, 1, 1, 0)] {
+        let p = Conv2dParams::new(3, 3)
+            .stride(2, 2)
+            .padding(pad.0, pad.1, pad.2, pad.3);
+        check_conv(1, 3, 21, 22, 5, p, Activation::Relu, false, &mut rng);
+        check_conv(2, 2, 9, 17, 3, p, Activation::Identity, true, &mut rng);
+    }
+    // Widths that are not multiples of 4 (strips wrap to the next output row), dilation 2.
+    let p = Conv2dParams::new(3, 3).dilation(2, 2).padding(2, 1, 2, 3);
+    check_conv(1, 6, 9, 10, 11, p, Activation::Identity, true, &mut rng);
+}
+
 #[wasm_bindgen_test(unsupported = test)]
 fn conv_bad_inputs() {
     let p = Conv2dParams::new(3, 3);

@@ -1,7 +1,7 @@
 //! JavaScript class `Conv2d`: a 2-D convolution with filters packed once.
 use super::staging::{staged_into, TypedArray};
 use super::{expect_len, js_err, parse_activation};
-use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
+use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
 use crate::{Activation, Error};
 use js_sys::Float32Array;
 use wasm_bindgen::prelude::*;
@@ -18,7 +18,6 @@ pub struct JsConv2d {
     conv: Conv2d,
     bias: Option<Vec<f32>>,
     activation: Activation,
-    scratch: ConvScratch,
 }
 
 fn pair(what: &'static str, v: &[u32]) -> Result<(usize, usize), Error> {
@@ -90,7 +89,6 @@ impl JsConv2d {
                 conv,
                 bias,
                 activation,
-                scratch: ConvScratch::default(),
             })
         };
         build().map_err(js_err)
@@ -105,7 +103,7 @@ impl JsConv2d {
     /// Convolves `batch x c_in x h x w` input in `layout` (`"nchw"` or `"nhwc"`); returns the
     /// output in the same layout as a new `Float32Array`.
     pub fn run(
-        &mut self,
+        &self,
         x: &[f32],
         layout: &str,
         batch: usize,
@@ -123,7 +121,7 @@ impl JsConv2d {
     /// [`JsConv2d::run`] into a caller-provided `Float32Array` of exactly the output's length:
     /// one copy in, one copy out, no allocation per call (see `staging.rs`).
     pub fn run_into(
-        &mut self,
+        &self,
         x: &Float32Array,
         layout: &str,
         batch: usize,
@@ -165,7 +163,7 @@ impl JsConv2d {
     /// The convolution with the fused epilogue, on all threads after `initThreadPool`
     /// (bit-identical to one thread).
     fn convolve(
-        &mut self,
+        &self,
         x: &[f32],
         layout: TensorLayout,
         batch: usize,
@@ -178,16 +176,6 @@ impl JsConv2d {
             activation: self.activation,
             residual: None,
         };
-        crate::parallel::conv2d(
-            &self.conv,
-            &mut self.scratch,
-            x,
-            layout,
-            batch,
-            h,
-            w,
-            y,
-            &epi,
-        )
+        crate::parallel::conv2d(&self.conv, x, layout, batch, h, w, y, &epi)
     }
 }

@@ -120,7 +120,7 @@ fn nhwc(
     } else {
         0
     };
-    // Input and output lengths were validated by Conv2d::run_with: every offset computed below
+    // Input and output lengths were validated by Conv2d::run_par: every offset computed below
     // from a valid (n, iy, ix), or (n, oy, ox) of `rows` minus `base`, plus c0 + 16 <= c is in
     // bounds.
     debug_assert_eq!(input.len(), g.batch * g.h * g.w * c);
@@ -152,7 +152,7 @@ fn nhwc(
             for c0 in (0..full).step_by(16) {
                 let mut acc = [F32x4::zero(); 4];
                 if let Some(b) = epi.bias {
-                    // SAFETY: c0 + 16 <= c == b.len() (validated by Conv2d::run_with).
+                    // SAFETY: c0 + 16 <= c == b.len() (validated by Conv2d::run_par).
                     acc = core::array::from_fn(|v| unsafe {
                         F32x4::load(b.as_ptr().add(c0 + 4 * v))
                     });

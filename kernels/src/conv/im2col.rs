@@ -1,43 +1,135 @@
-//! im2col: one row per output pixel, holding the input values under the window in
-//! `(ky, kx, c)` order (channels fastest), zeros where the window hangs over the padding.
+//! Implicit im2col: the rows of the convolution's A matrix (one per output pixel, the input
+//! values under its window in `(ky, kx, c)` order, zeros over the padding) are gathered straight
+//! into the GEMM's packed strips, never stored as a matrix. One copy instead of two (im2col,
+//! then packing), and no scratch buffer.
+//!
+//! A strip is four output pixels at depths `k0 .. k0 + kc`: `dst[p * MR + r]`. Depth runs over
+//! taps, and within a tap over a range of channels, so each tap is one short loop with a fixed
+//! source pattern:
+//! - NCHW, the four pixels on one output row at unit stride (all but the row ends and the
+//!   padding): the four values of a channel are contiguous in the input, one vector load; at
+//!   stride 2, two loads and a shuffle;
+//! - NHWC, all four windows inside the image: four contiguous channel runs, transposed 4x4 at
+//!   a time ([`pack_a`]);
+//! - anything else (padding, row wrap, strides, dilation): one element at a time.
 use super::{Geometry, TensorLayout};
+use crate::gemm::kernel::{pack_a, MR};
+use crate::gemm::PackA;
+use crate::simd::F32x4;
 
-/// Fills `cols` (`rows x kh*kw*cg`, row-major) for output pixels `p0 .. p0 + rows` of image `n`,
-/// channels `c0 .. c0 + cg`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn fill(
-    g: &Geometry,
-    input: &[f32],
-    n: usize,
-    c0: usize,
-    cg: usize,
-    p0: usize,
-    rows: usize,
-    cols: &mut [f32],
-) {
-    let (kh, kw) = (g.p.kernel_h, g.p.kernel_w);
-    let k = kh * kw * cg;
-    for (r, row) in cols.chunks_exact_mut(k).take(rows).enumerate() {
-        let (oy, ox) = ((p0 + r) / g.wo, (p0 + r) % g.wo);
-        for ky in 0..kh {
-            let iy = g.in_y(oy, ky);
-            for kx in 0..kw {
-                let dst = &mut row[(ky * kw + kx) * cg..(ky * kw + kx + 1) * cg];
-                let (Some(iy), Some(ix)) = (iy, g.in_x(ox, kx)) else {
-                    dst.fill(0.0);
-                    continue;
-                };
-                match g.layout {
-                    TensorLayout::Nhwc => {
-                        let s = ((n * g.h + iy) * g.w + ix) * g.c_in + c0;
-                        dst.copy_from_slice(&input[s..s + cg]);
-                    }
-                    TensorLayout::Nchw => {
-                        let plane = g.h * g.w;
-                        let s = (n * g.c_in + c0) * plane + iy * g.w + ix;
-                        for (c, d) in dst.iter_mut().enumerate() {
-                            *d = input[s + c * plane];
+/// The A matrix of image `n`, channel group `c0 .. c0 + cg`: `ho * wo` rows (output pixels),
+/// `kh * kw * cg` columns.
+pub(crate) struct Im2col<'a> {
+    pub geo: &'a Geometry,
+    /// The whole validated input tensor.
+    pub input: &'a [f32],
+    pub n: usize,
+    pub c0: usize,
+    pub cg: usize,
+}
+
+impl PackA for Im2col<'_> {
+    unsafe fn pack(&self, r0: usize, end: usize, k0: usize, kc: usize, dst: *mut f32) {
+        let g = self.geo;
+        // Output pixel of each lane; lanes past the end repeat the last pixel (not stored).
+        let pixels: [(usize, usize); MR] = core::array::from_fn(|r| {
+            let p = (r0 + r).min(end - 1);
+            (p / g.wo, p % g.wo)
+        });
+        let (kw, cg) = (g.p.kernel_w, self.cg);
+        let mut kk = k0;
+        let mut d = dst;
+        while kk < k0 + kc {
+            let (tap, c_lo) = (kk / cg, kk % cg);
+            let len = (cg - c_lo).min(k0 + kc - kk);
+            // SAFETY: `len` depths from `kk` stay inside this tap's channels and inside the
+            // strip (kk - k0 + len <= kc), so `d[0 .. len * MR]` is writable.
+            unsafe { self.pack_tap(tap / kw, tap % kw, c_lo, len, pixels, d) };
+            d = d.wrapping_add(len * MR);
+            kk += len;
+        }
+    }
+}
+
+impl Im2col<'_> {
+    /// Channels `c_lo .. c_lo + len` of tap `(ky, kx)` for the four `pixels` into
+    /// `d[c * MR + r]`.
+    ///
+    /// # Safety
+    /// `d[0 .. len * MR]` writable; `c_lo + len <= cg`; every pixel inside the output.
+    #[inline(always)]
+    unsafe fn pack_tap(
+        &self,
+        ky: usize,
+        kx: usize,
+        c_lo: usize,
+        len: usize,
+        pixels: [(usize, usize); MR],
+        d: *mut f32,
+    ) {
+        let g = self.geo;
+        // Offset of each lane's input pixel within a plane (NCHW) or the image (NHWC, in
+        // pixels), or None over the padding.
+        let at: [Option<usize>; MR] = pixels.map(|(oy, ox)| {
+            let (iy, ix) = (g.in_y(oy, ky)?, g.in_x(ox, kx)?);
+            Some(iy * g.w + ix)
+        });
+        let c = self.c0 + c_lo;
+        match g.layout {
+            TensorLayout::Nchw => {
+                let plane = g.h * g.w;
+                let base = (self.n * g.c_in + c) * plane;
+                if let [Some(a0), Some(a1), Some(a2), Some(a3)] = at {
+                    if a1 == a0 + 1 && a2 == a0 + 2 && a3 == a0 + 3 {
+                        let src = self.input.as_ptr().wrapping_add(base + a0);
+                        for q in 0..len {
+                            // SAFETY: pixels a0..a0+4 of plane c + q are input elements
+                            // (c + q < c0 + cg <= c_in, a3 < plane); d has len * MR floats.
+                            unsafe {
+                                F32x4::load(src.wrapping_add(q * plane)).store(d.add(q * MR));
+                            }
                         }
+                        return;
+                    }
+                    // Stride 2 (downsampling layers): every second float of eight.
+                    let last = base + (len - 1) * plane + a0 + 8;
+                    if a1 == a0 + 2 && a2 == a0 + 4 && a3 == a0 + 6 && last <= self.input.len() {
+                        let src = self.input.as_ptr().wrapping_add(base + a0);
+                        for q in 0..len {
+                            // SAFETY: floats a0 .. a0 + 8 of plane c + q are inside the input
+                            // (checked: `last` bounds the furthest one); d has len * MR floats.
+                            unsafe {
+                                let s = src.wrapping_add(q * plane);
+                                let v = F32x4::even_lanes(F32x4::load(s), F32x4::load(s.add(4)));
+                                v.store(d.add(q * MR));
+                            }
+                        }
+                        return;
+                    }
+                }
+                for q in 0..len {
+                    for (r, a) in at.iter().enumerate() {
+                        let v = a.map_or(0.0, |a| self.input[base + q * plane + a]);
+                        // SAFETY: q * MR + r < len * MR.
+                        unsafe { *d.add(q * MR + r) = v };
+                    }
+                }
+            }
+            TensorLayout::Nhwc => {
+                let image = self.n * g.h * g.w;
+                if let [Some(a0), Some(a1), Some(a2), Some(a3)] = at {
+                    let rows = [a0, a1, a2, a3]
+                        .map(|a| self.input.as_ptr().wrapping_add((image + a) * g.c_in + c));
+                    // SAFETY: each row is `len` consecutive channels of one input pixel
+                    // (c + len <= c0 + cg <= c_in); d has len * MR floats.
+                    unsafe { pack_a(len, rows, 1, d) };
+                    return;
+                }
+                for q in 0..len {
+                    for (r, a) in at.iter().enumerate() {
+                        let v = a.map_or(0.0, |a| self.input[(image + a) * g.c_in + c + q]);
+                        // SAFETY: q * MR + r < len * MR.
+                        unsafe { *d.add(q * MR + r) = v };
                     }
                 }
             }

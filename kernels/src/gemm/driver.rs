@@ -23,6 +23,31 @@ use core::ops::Range;
 /// `A_PACK_FLOATS / MR` read A in place instead.
 const A_PACK_FLOATS: usize = 16 * 1024;
 
+/// The deepest K block a [`PackA`] source may be asked for: one `MR`-row strip of it fills the
+/// stack buffer. Callers with a packer pack B with `kc <= MAX_PACKER_KC`.
+pub(crate) const MAX_PACKER_KC: usize = A_PACK_FLOATS / MR;
+
+/// A source of A that writes its own packed strips instead of being read as a matrix: the
+/// convolution's implicit im2col, which gathers the window of each output pixel straight from
+/// the input tensor into the strip (one copy instead of im2col + packing).
+pub(crate) trait PackA: Sync {
+    /// Writes rows `r0 .. r0 + MR` of A at depths `k0 .. k0 + kc` into `dst` in
+    /// [`pack_a`]'s layout (`dst[p * MR + r]`); rows at or past `end` repeat row `end - 1`.
+    ///
+    /// # Safety
+    /// `r0 < end <= m`, `k0 + kc <= k`, and `dst[0 .. kc * MR]` writable.
+    unsafe fn pack(&self, r0: usize, end: usize, k0: usize, kc: usize, dst: *mut f32);
+}
+
+/// Where the driver takes A from.
+#[derive(Clone, Copy)]
+pub(crate) enum ASource<'a> {
+    /// A strided `m x k` matrix in memory, packed here when that pays (or read in place).
+    Matrix(Strided<*const f32>),
+    /// A packer that builds every strip itself; needs `b.kc() <= MAX_PACKER_KC`.
+    Packer(&'a dyn PackA),
+}
+
 /// Cache blocking of the rows (MC) and columns (NC) of one GEMM call. The K block depth (KC) is
 /// a property of the packed B ([`PackedB::with_kc`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +72,7 @@ pub(crate) struct Problem<'a> {
     pub k: usize,
     pub alpha: f32,
     pub beta: f32,
-    pub a: Strided<*const f32>,
+    pub a: ASource<'a>,
     pub b: &'a PackedB,
     pub c: Strided<*mut f32>,
     pub ops: &'a [EpilogueOp<'a>],
@@ -86,7 +111,8 @@ unsafe fn gemv_tiles(
 /// # Safety
 /// `p` describes valid, non-overlapping buffers (A: `m x k`, C: `m x n`, exclusively borrowed),
 /// `rows` within `0..m`, `cols` within `0..n` with `cols.start` a multiple of [`NR`], and `ops`
-/// validated for `m x n`. Concurrent calls must use disjoint `rows x cols` blocks.
+/// validated for `m x n`; an [`ASource::Packer`] needs `p.b.kc() <= MAX_PACKER_KC`. Concurrent
+/// calls must use disjoint `rows x cols` blocks.
 pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>, blk: Blocking) {
     debug_assert!(cols.start % NR == 0 && rows.end <= p.m && cols.end <= p.n);
     if rows.is_empty() || cols.is_empty() {
@@ -98,6 +124,19 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
     let nc = blk.nc.max(1).div_ceil(NR) * NR;
     let mc = blk.mc.max(1).div_ceil(MR) * MR;
     let bdata = p.b.as_slice().as_ptr();
+    let (a_mat, packer) = match p.a {
+        ASource::Matrix(m) => (m, None),
+        // Every strip comes from the packer: no in-place path below runs, `a` is never read.
+        ASource::Packer(pk) => (
+            Strided {
+                ptr: core::ptr::null(),
+                rs: 0,
+                cs: 0,
+            },
+            Some(pk),
+        ),
+    };
+    debug_assert!(packer.is_none() || kc <= MAX_PACKER_KC);
     // Written by `pack_a` before any kernel reads it (only the packed prefix is ever read).
     let mut a_pack = [const { MaybeUninit::<f32>::uninit() }; A_PACK_FLOATS];
     let a_pack = a_pack.as_mut_ptr().cast::<f32>();
@@ -118,11 +157,11 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
             // Panel q of this K block (layout in pack.rs). In bounds: q < n_padded / NR.
             let panel = |j: usize| bdata.wrapping_add(k0 * n_padded + (j / NR) * kcl * NR);
             // Row i of A at column k0.
-            let a_row = |i: usize| p.a.ptr.wrapping_add(i * p.a.rs + k0 * p.a.cs);
+            let a_row = |i: usize| a_mat.ptr.wrapping_add(i * a_mat.rs + k0 * a_mat.cs);
 
             // Rows of A packed at once: the MR-row strips of depth kcl that fit the buffer.
             let pack_rows = (A_PACK_FLOATS / kcl.max(1)) / MR * MR;
-            let packed = kcl > 0 && pack_rows >= MR;
+            let packed = (kcl > 0 || packer.is_some()) && pack_rows >= MR;
             let mc_k = if packed { mc.min(pack_rows) } else { mc };
 
             let mut ic = rows.start;
@@ -131,14 +170,25 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                 let full_end = ic + (ic_end - ic) / MR * MR;
                 let rem = ic_end - full_end;
                 if packed {
-                    // Full strips, plus 2-3 leftover rows padded by repeating the last row.
-                    let strips = (full_end - ic) / MR + usize::from(rem > 1);
+                    // Full strips, plus 2-3 leftover rows padded by repeating the last row (a
+                    // packer takes a single leftover row too: it has no in-place GEMV).
+                    let tail = rem > 1 || (rem == 1 && packer.is_some());
+                    let strips = (full_end - ic) / MR + usize::from(tail);
                     for s in 0..strips {
                         let r0 = ic + s * MR;
-                        let src = core::array::from_fn(|r| a_row((r0 + r).min(ic_end - 1)));
+                        let dst = a_pack.wrapping_add(s * kcl * MR);
                         // SAFETY: rows < m, k0 + kcl <= k; the strip lies inside the buffer
                         // (strips * MR <= mc_k <= pack_rows, pack_rows * kcl <= A_PACK_FLOATS).
-                        unsafe { pack_a(kcl, src, p.a.cs, a_pack.add(s * kcl * MR)) };
+                        unsafe {
+                            match packer {
+                                Some(pk) => pk.pack(r0, ic_end, k0, kcl, dst),
+                                None => {
+                                    let src =
+                                        core::array::from_fn(|r| a_row((r0 + r).min(ic_end - 1)));
+                                    pack_a(kcl, src, a_mat.cs, dst)
+                                }
+                            }
+                        }
                     }
                     for jr in (jc..jc_end).step_by(NR) {
                         let ncols = NR.min(p.n - jr);
@@ -162,14 +212,14 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                             let a = [a_row(ir), a_row(ir + 1), a_row(ir + 2), a_row(ir + 3)];
                             // SAFETY: rows ir..ir+4 < m, k0 + kcl <= k, panel in bounds (caller).
                             unsafe {
-                                let acc = tile_4x8(kcl, a, p.a.cs, b);
+                                let acc = tile_4x8(kcl, a, a_mat.cs, b);
                                 finish_tile(acc, p.c, ir, jr, MR, ncols, &fin);
                             }
                         }
                     }
                 }
                 // Leftover rows (fewer than MR) that the packed path did not take.
-                if rem == 1 {
+                if rem == 1 && packer.is_none() {
                     // One row (GEMV): four panels per call, i.e. four concurrent streams of B,
                     // which measured faster from DRAM than one sequential stream.
                     let a = a_row(full_end);
@@ -181,7 +231,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                             panel(jr + NR * if q < panels { q } else { 0 })
                         });
                         // SAFETY: row full_end < m, k0 + kcl <= k; aliased panels are valid.
-                        let tiles = unsafe { gemv_tiles(kcl, a, p.a.cs, b) };
+                        let tiles = unsafe { gemv_tiles(kcl, a, a_mat.cs, b) };
                         for (q, t) in tiles.into_iter().enumerate().take(panels) {
                             let j = jr + q * NR;
                             // SAFETY: row full_end < m, columns j..j+ncols < n.
@@ -196,7 +246,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                         let a = core::array::from_fn(|r| a_row(full_end + r.min(rem - 1)));
                         // SAFETY: every row pointer is a valid row; panel in bounds.
                         unsafe {
-                            let acc = tile_4x8(kcl, a, p.a.cs, panel(jr));
+                            let acc = tile_4x8(kcl, a, a_mat.cs, panel(jr));
                             finish_tile(acc, p.c, full_end, jr, rem, ncols, &fin);
                         }
                     }

@@ -16,6 +16,7 @@ mod driver;
 mod tile;
 
 pub use driver::Blocking;
+pub(crate) use driver::{PackA, MAX_PACKER_KC};
 pub use pack::PackedB;
 
 use crate::epilogue::{validate_epilogue, EpilogueOp};
@@ -212,46 +213,51 @@ struct SharedProblem<'a>(&'a driver::Problem<'a>);
 unsafe impl Sync for SharedProblem<'_> {}
 unsafe impl Send for SharedProblem<'_> {}
 
-/// [`gemm_packed`] (`alpha = 1`, `beta = 0`) into a C given as raw parts: for callers whose
-/// concurrent tasks write disjoint but interleaved blocks of one output tensor (the pixel
-/// blocks of a convolution), where no task can hold a `&mut` slice of its block. Same loop nest
-/// as [`gemm_packed`], so the same bits.
+/// [`gemm_packed`] (`alpha = 1`, `beta = 0`) for rows `rows` of an `m x b.k()` A that `a`
+/// packs strip by strip (a convolution's implicit im2col), into a C given as raw parts: for
+/// callers whose concurrent tasks write disjoint but interleaved blocks of one output tensor
+/// (the pixel blocks of a convolution), where no task can hold a `&mut` slice of its block.
+/// Same loop nest and microkernel as [`gemm_packed`].
 ///
 /// # Safety
-/// The `a.rows() x b.n()` elements that `c` addresses must be in bounds of one allocation, valid
-/// for writes, and neither read nor written by anyone else during the call.
-pub(crate) unsafe fn gemm_packed_raw(
-    a: MatRef<'_>,
+/// `a` must honour [`PackA`]'s contract for an `m x b.k()` matrix; the `m x b.n()` elements that
+/// `c` addresses must be in bounds of one allocation and valid for writes, and the `rows` of
+/// them neither read nor written by anyone else during the call.
+pub(crate) unsafe fn gemm_packer_raw(
+    m: usize,
+    a: &dyn PackA,
     b: &PackedB,
     c: Strided<*mut f32>,
     ops: &[EpilogueOp<'_>],
+    rows: core::ops::Range<usize>,
 ) -> Result<()> {
-    let (m, n, k) = (a.rows(), b.n(), b.k());
-    if a.cols() != k {
-        return Err(Error::ShapeMismatch {
-            what: "k (columns of A vs rows of B)",
-            expected: k,
-            found: a.cols(),
+    if b.kc() > MAX_PACKER_KC {
+        return Err(Error::InvalidArgument {
+            what: "packed B",
+            why: "a packer source needs K blocks of at most MAX_PACKER_KC",
         });
     }
-    validate_epilogue(ops, m, n)?;
+    if rows.start > rows.end || rows.end > m {
+        return Err(Error::InvalidArgument {
+            what: "rows",
+            why: "the row range must lie inside 0..m",
+        });
+    }
+    validate_epilogue(ops, m, b.n())?;
     let problem = driver::Problem {
         m,
-        n,
-        k,
+        n: b.n(),
+        k: b.k(),
         alpha: 1.0,
         beta: 0.0,
-        a: Strided {
-            ptr: a.data().as_ptr(),
-            rs: a.row_stride(),
-            cs: a.col_stride(),
-        },
+        a: driver::ASource::Packer(a),
         b,
         c,
         ops,
     };
-    // SAFETY: A validated by MatRef, k checked, ops validated for m x n; C as the caller promises.
-    unsafe { driver::run(&problem, 0..m, 0..n, Blocking::default()) };
+    // SAFETY: rows inside 0..m, kc within the packer's limit, ops validated for m x n; A and C
+    // as the caller promises.
+    unsafe { driver::run(&problem, rows, 0..b.n(), Blocking::default()) };
     Ok(())
 }
 
@@ -296,11 +302,11 @@ fn problem<'a>(
         k: b.k(),
         alpha,
         beta,
-        a: Strided {
+        a: driver::ASource::Matrix(Strided {
             ptr: a.data().as_ptr(),
             rs: a.row_stride(),
             cs: a.col_stride(),
-        },
+        }),
         b,
         c: Strided {
             ptr: c.as_mut_ptr(),

@@ -204,6 +204,12 @@ impl F32x4 {
         let a = self.to_array();
         a[0].max(a[1]).max(a[2].max(a[3]))
     }
+    /// The even lanes of `a` then of `b`: `[a0, a2, b0, b2]` (every second float of the eight
+    /// in `a, b`, as a stride-2 gather needs).
+    #[inline(always)]
+    pub fn even_lanes(a: Self, b: Self) -> Self {
+        Self(i32x4_shuffle::<0, 2, 4, 6>(a.0, b.0))
+    }
     /// Transposes the 4x4 matrix whose rows are `r`: returns its columns.
     #[inline(always)]
     pub fn transpose4(r: [Self; 4]) -> [Self; 4] {

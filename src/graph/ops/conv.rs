@@ -20,7 +20,7 @@ use super::{arity, input, op_common, optional, Attrs, Fact, Op};
 use crate::graph::error::{GraphError, Result};
 use crate::graph::tensor::{DType, TensorMut, TensorRef};
 use crate::graph::typed::TensorSpec;
-use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, ConvScratch, TensorLayout};
+use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
 use crate::quant::{DynamicQuant, PackedQB, QMatMut, QOutput, QScratch};
 use crate::{Activation, MatRef};
 use std::sync::Arc;
@@ -140,13 +140,13 @@ pub(crate) struct Conv {
     prepared: Option<Conv2d>,
     /// The int8 weights (`Cin x Cout`), when `int8` is set and the convolution is pointwise.
     quantized: Option<Arc<PackedQB>>,
-    scratch: ConvScratchCell,
+    scratch: QScratchCell,
 }
 
-/// Scratch memory (f32 and int8 paths), not copied when the operator is cloned.
+/// Scratch memory of the int8 path, not copied when the operator is cloned.
 #[derive(Debug, Default)]
-struct ConvScratchCell(ConvScratch, QScratch);
-impl Clone for ConvScratchCell {
+struct QScratchCell(QScratch);
+impl Clone for QScratchCell {
     fn clone(&self) -> Self {
         Self::default()
     }
@@ -165,7 +165,7 @@ pub(crate) fn create(a: &mut Attrs<'_>) -> Result<Box<dyn Op>> {
         int8: false,
         prepared: None,
         quantized: None,
-        scratch: ConvScratchCell::default(),
+        scratch: QScratchCell::default(),
     }))
 }
 
@@ -231,7 +231,7 @@ impl Conv {
                     bias,
                     activation: self.activation,
                 },
-                &mut self.scratch.1,
+                &mut self.scratch.0,
             )?;
         }
         if let Some(r) = residual {
@@ -315,7 +315,6 @@ impl Op for Conv {
         // On the thread pool when the `threads` feature is on (bit-identical results).
         crate::parallel::conv2d(
             conv,
-            &mut self.scratch.0,
             x.f32()?,
             TensorLayout::Nchw,
             s[0],
