@@ -243,7 +243,14 @@ fn nchw(
             let rows = unsafe { pad_rows(g, plane, row_len, buf.as_mut_ptr().cast::<f32>()) };
             let dst = &mut output[out_base - base..][..g.ho * g.wo];
             let res = epi.residual.map(|r| &r[out_base..][..g.ho * g.wo]);
-            padded_plane(g, rows, row_len, splat, bias, epi, res, dst);
+            // Common windows get their own copy with the tap loop unrolled and every load at
+            // a constant offset (V8 computes each address that does not fold into `offset=`).
+            let plane_fn = match (kw, g.p.dilation_w) {
+                (3, 1) => padded_plane::<3>,
+                (5, 1) => padded_plane::<5>,
+                _ => padded_plane::<0>,
+            };
+            plane_fn(g, rows, row_len, splat, bias, epi, res, dst);
             continue;
         }
         for oy in 0..g.ho {
@@ -348,8 +355,10 @@ unsafe fn pad_rows<'a>(g: &Geometry, plane: &[f32], row_len: usize, dst: *mut f3
 
 /// One NCHW output plane (`dst`, `g.ho x g.wo`) of a stride-1 depthwise layer from the padded
 /// rows of [`pad_rows`]: blocks of 16 then 4 adjacent outputs, the last block stored partially.
+/// `K > 0`: the window is `K` wide with horizontal dilation 1 (checked by the caller), known at
+/// compile time; `K == 0`: any width and dilation, read from `g`.
 #[allow(clippy::too_many_arguments)]
-fn padded_plane(
+fn padded_plane<const K: usize>(
     g: &Geometry,
     rows: &[f32],
     row_len: usize,
@@ -359,7 +368,12 @@ fn padded_plane(
     residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
-    let (kw, d) = (g.p.kernel_w, g.p.dilation_w);
+    let (kw, d) = if K == 0 {
+        (g.p.kernel_w, g.p.dilation_w)
+    } else {
+        (K, 1)
+    };
+    debug_assert!(kw == g.p.kernel_w && d == g.p.dilation_w);
     for oy in 0..g.ho {
         let kys = tap_ranges(g, oy, 0).0;
         let iy0 = oy * g.p.stride_h;
