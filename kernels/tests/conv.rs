@@ -347,6 +347,28 @@ fn conv_implicit_im2col_edges() {
     check_conv(1, 6, 9, 10, 11, p, Activation::Identity, true, &mut rng);
 }
 
+/// Depthwise NCHW at horizontal stride 2 through the padded-plane kernel: rows wide enough for
+/// the 16-output blocks plus a partial block, odd widths, 3/5-wide windows (their unrolled
+/// copies) and a dilated one (the generic copy), stride (2, 1) and (1, 2).
+#[wasm_bindgen_test(unsupported = test)]
+fn depthwise_stride2_rows() {
+    let mut rng = Rng::new(14);
+    for (k, pad, dil, stride, w) in [
+        (3, (1, 1, 1, 1), 1, (2, 2), 70),
+        (5, (2, 2, 2, 2), 1, (2, 2), 67),
+        (3, (2, 1, 0, 2), 2, (1, 2), 45),
+        (5, (0, 2, 1, 2), 1, (2, 1), 39),
+        (7, (3, 3, 3, 3), 1, (1, 2), 40),
+    ] {
+        let p = Conv2dParams::new(k, k)
+            .padding(pad.0, pad.1, pad.2, pad.3)
+            .dilation(dil, dil)
+            .stride(stride.0, stride.1)
+            .groups(4);
+        check_conv(1, 4, 9, w, 4, p, Activation::Relu, true, &mut rng);
+    }
+}
+
 #[wasm_bindgen_test(unsupported = test)]
 fn conv_bad_inputs() {
     let p = Conv2dParams::new(3, 3);

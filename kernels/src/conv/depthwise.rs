@@ -2,8 +2,10 @@
 //! is memory-bound and gets its own kernels instead of a GEMM.
 //!
 //! - NHWC: vectorised over channels, 16 channels (four independent accumulators) at a time.
-//! - NCHW: vectorised over 4 adjacent output pixels of a row where the whole window is inside the
-//!   input and the horizontal stride is 1; other pixels (borders, strided) go one at a time.
+//! - NCHW: vectorised over 4 adjacent output pixels of a row. Planes that fit a stack buffer
+//!   are copied there with their horizontal padding materialised, so every pixel takes the
+//!   vector path, at horizontal stride 1 or 2 (two loads and a shuffle); otherwise only pixels
+//!   whose window is inside the row at stride 1 do, the rest go one at a time.
 use super::{ConvEpilogue, Geometry, TensorLayout};
 use crate::simd::F32x4;
 use core::mem::MaybeUninit;
@@ -220,11 +222,13 @@ fn nchw(
     // than MAX_TAPS take the one-pixel path below.
     let vector_ok = kh * kw <= MAX_TAPS;
     let mut splat_buf = [F32x4::zero(); MAX_TAPS];
-    // Stride-1 rows with their horizontal padding materialised run every pixel through the
-    // vector path; otherwise the border pixels go one at a time (for a 56x56 3x3 layer those
-    // 5 pixels of 56 took ~40% of the time).
-    let row_len = g.wo.next_multiple_of(4) + (kw - 1) * g.p.dilation_w;
-    let padded = vector_ok && g.p.stride_w == 1 && g.h * row_len <= PADDED_PLANE_FLOATS;
+    // Rows with their horizontal padding materialised run every pixel through the vector path;
+    // otherwise the border pixels go one at a time (for a 56x56 3x3 layer those 5 pixels of 56
+    // took ~40% of the time). Horizontal stride 2 gathers every second float of eight, reading
+    // one float past the last window.
+    let row_len = g.p.stride_w * g.wo.next_multiple_of(4) + (kw - 1) * g.p.dilation_w;
+    let padded =
+        vector_ok && g.p.stride_w <= 2 && g.h.saturating_mul(row_len) <= PADDED_PLANE_FLOATS;
     let mut buf = [const { MaybeUninit::<f32>::uninit() }; PADDED_PLANE_FLOATS];
     debug_assert_eq!(output.len(), planes.len() * g.ho * g.wo);
     let base = planes.start * g.ho * g.wo; // output[0] is this element of the whole output
@@ -245,10 +249,13 @@ fn nchw(
             let res = epi.residual.map(|r| &r[out_base..][..g.ho * g.wo]);
             // Common windows get their own copy with the tap loop unrolled and every load at
             // a constant offset (V8 computes each address that does not fold into `offset=`).
-            let plane_fn = match (kw, g.p.dilation_w) {
-                (3, 1) => padded_plane::<3>,
-                (5, 1) => padded_plane::<5>,
-                _ => padded_plane::<0>,
+            let plane_fn = match (kw, g.p.dilation_w, g.p.stride_w) {
+                (3, 1, 1) => padded_plane::<3, 1>,
+                (5, 1, 1) => padded_plane::<5, 1>,
+                (_, _, 1) => padded_plane::<0, 1>,
+                (3, 1, _) => padded_plane::<3, 2>,
+                (5, 1, _) => padded_plane::<5, 2>,
+                _ => padded_plane::<0, 2>,
             };
             plane_fn(g, rows, row_len, splat, bias, epi, res, dst);
             continue;
@@ -353,12 +360,30 @@ unsafe fn pad_rows<'a>(g: &Geometry, plane: &[f32], row_len: usize, dst: *mut f3
     }
 }
 
-/// One NCHW output plane (`dst`, `g.ho x g.wo`) of a stride-1 depthwise layer from the padded
-/// rows of [`pad_rows`]: blocks of 16 then 4 adjacent outputs, the last block stored partially.
-/// `K > 0`: the window is `K` wide with horizontal dilation 1 (checked by the caller), known at
-/// compile time; `K == 0`: any width and dilation, read from `g`.
+/// Four adjacent outputs' inputs at horizontal stride `S` (1 or 2) from `p`: one load, or two
+/// and a shuffle.
+///
+/// # Safety
+/// `p[0 .. 4 * S]` readable.
+#[inline(always)]
+unsafe fn gather<const S: usize>(p: *const f32) -> F32x4 {
+    // SAFETY: the caller's range.
+    unsafe {
+        if S == 1 {
+            F32x4::load(p)
+        } else {
+            F32x4::even_lanes(F32x4::load(p), F32x4::load(p.add(4)))
+        }
+    }
+}
+
+/// One NCHW output plane (`dst`, `g.ho x g.wo`) of a depthwise layer with horizontal stride `S`
+/// (1 or 2, checked by the caller) from the padded rows of [`pad_rows`]: blocks of 16 then 4
+/// adjacent outputs, the last block stored partially. `K > 0`: the window is `K` wide with
+/// horizontal dilation 1 (checked by the caller), known at compile time; `K == 0`: any width
+/// and dilation, read from `g`.
 #[allow(clippy::too_many_arguments)]
-fn padded_plane<const K: usize>(
+fn padded_plane<const K: usize, const S: usize>(
     g: &Geometry,
     rows: &[f32],
     row_len: usize,
@@ -373,7 +398,7 @@ fn padded_plane<const K: usize>(
     } else {
         (K, 1)
     };
-    debug_assert!(kw == g.p.kernel_w && d == g.p.dilation_w);
+    debug_assert!(kw == g.p.kernel_w && d == g.p.dilation_w && S == g.p.stride_w);
     for oy in 0..g.ho {
         let kys = tap_ranges(g, oy, 0).0;
         let iy0 = oy * g.p.stride_h;
@@ -382,16 +407,17 @@ fn padded_plane<const K: usize>(
             let mut acc = [F32x4::splat(bias); 4];
             for ky in kys.clone() {
                 let iy = iy0 + ky * g.p.dilation_h - g.p.pad_top;
-                // Padded column ox is the window's first column; the block reads 16 + (kw-1)d.
-                let row = rows[iy * row_len + ox..][..16 + (kw - 1) * d].as_ptr();
+                // Padded column S ox is the window's first column; the block reads
+                // 16 S + (kw-1) d floats.
+                let row = rows[iy * row_len + S * ox..][..16 * S + (kw - 1) * d].as_ptr();
                 for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
-                    // SAFETY: kx * d + 16 <= the slice length checked above.
+                    // SAFETY: kx * d + 16 S <= the slice length checked above.
                     unsafe {
                         let p = row.add(kx * d);
-                        acc[0] = F32x4::load(p).mul_add(*t, acc[0]);
-                        acc[1] = F32x4::load(p.add(4)).mul_add(*t, acc[1]);
-                        acc[2] = F32x4::load(p.add(8)).mul_add(*t, acc[2]);
-                        acc[3] = F32x4::load(p.add(12)).mul_add(*t, acc[3]);
+                        acc[0] = gather::<S>(p).mul_add(*t, acc[0]);
+                        acc[1] = gather::<S>(p.add(4 * S)).mul_add(*t, acc[1]);
+                        acc[2] = gather::<S>(p.add(8 * S)).mul_add(*t, acc[2]);
+                        acc[3] = gather::<S>(p.add(12 * S)).mul_add(*t, acc[3]);
                     }
                 }
             }
@@ -401,15 +427,16 @@ fn padded_plane<const K: usize>(
             ox += 16;
         }
         while ox < g.wo {
-            // Up to 4 outputs; the reads stay inside the row (row_len covers wo rounded up to 4).
+            // Up to 4 outputs; the reads stay inside the row (row_len covers S times wo rounded
+            // up to 4).
             let lanes = (g.wo - ox).min(4);
             let mut acc = F32x4::splat(bias);
             for ky in kys.clone() {
                 let iy = iy0 + ky * g.p.dilation_h - g.p.pad_top;
-                let row = rows[iy * row_len + ox..][..4 + (kw - 1) * d].as_ptr();
+                let row = rows[iy * row_len + S * ox..][..4 * S + (kw - 1) * d].as_ptr();
                 for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
-                    // SAFETY: kx * d + 4 <= the slice length checked above.
-                    acc = unsafe { F32x4::load(row.add(kx * d)) }.mul_add(*t, acc);
+                    // SAFETY: kx * d + 4 S <= the slice length checked above.
+                    acc = unsafe { gather::<S>(row.add(kx * d)) }.mul_add(*t, acc);
                 }
             }
             finish(epi, residual, dst, oy * g.wo + ox, lanes, acc);
