@@ -10,7 +10,9 @@
 //! ```
 //! K is never split between calls that write the same C tile concurrently (BLIS never
 //! parallelises loop 4), so results do not depend on how the rows and columns are tiled.
-use super::kernel::{pack_a, tile_1x32, tile_4x8, tile_4x8_packed, Tile, GEMV_PANELS, MR, NR};
+use super::kernel::{
+    pack_a, pack_a_col_major, tile_1x32, tile_4x8, tile_4x8_packed, Tile, GEMV_PANELS, MR, NR,
+};
 use super::pack::PackedB;
 use super::tile::{finish_tile, Finish, Strided};
 use crate::epilogue::EpilogueOp;
@@ -182,6 +184,10 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                         unsafe {
                             match packer {
                                 Some(pk) => pk.pack(r0, ic_end, k0, kcl, dst),
+                                // Column-major A (NCHW 1x1 conv pixels): 4 rows are 4 floats.
+                                None if a_mat.rs == 1 && r0 + MR <= ic_end => {
+                                    pack_a_col_major(kcl, a_row(r0), a_mat.cs, dst)
+                                }
                                 None => {
                                     let src =
                                         core::array::from_fn(|r| a_row((r0 + r).min(ic_end - 1)));

@@ -145,6 +145,21 @@ pub unsafe fn pack_a(kc: usize, rows: [*const f32; MR], cs: usize, dst: *mut f32
     }
 }
 
+/// Packs `kc` columns of four consecutive rows of a column-major A (`col + p * cs` holds rows
+/// `0..4` of column `p` side by side, e.g. the pixels of an NCHW 1x1 convolution) into the strip
+/// layout of [`tile_4x8_packed`]: one vector copy per column.
+///
+/// # Safety
+/// `col[p * cs .. p * cs + 4]` readable for `p < kc`; `dst[0 .. kc * MR]` writable and not
+/// overlapping A.
+#[inline(always)]
+pub unsafe fn pack_a_col_major(kc: usize, col: *const f32, cs: usize, dst: *mut f32) {
+    for p in 0..kc {
+        // SAFETY: p < kc: four readable source floats, four writable destination floats.
+        unsafe { F32x4::load(col.wrapping_add(p * cs)).store(dst.add(p * MR)) };
+    }
+}
+
 /// `1 x 4NR` GEMV tile: one row of A against four consecutive packed panels (`b[p]`), eight
 /// independent accumulators so the loop is bound by loads, not by add latency.
 /// Returns one `Tile<1>` per panel.
