@@ -32,31 +32,47 @@ impl PackA for Im2col<'_> {
     unsafe fn pack(&self, r0: usize, end: usize, k0: usize, kc: usize, dst: *mut f32) {
         let g = self.geo;
         // Output pixel of each lane; lanes past the end repeat the last pixel (not stored).
+        // Mostly the four pixels are real and on one output row: one division, not four.
+        let (oy0, ox0) = (r0 / g.wo, r0 % g.wo);
+        let one_row = r0 + MR <= end && ox0 + MR <= g.wo;
         let pixels: [(usize, usize); MR] = core::array::from_fn(|r| {
-            let p = (r0 + r).min(end - 1);
-            (p / g.wo, p % g.wo)
+            if one_row {
+                (oy0, ox0 + r)
+            } else {
+                let p = (r0 + r).min(end - 1);
+                (p / g.wo, p % g.wo)
+            }
         });
+        // Walk the taps from depth k0 on, each tap a run of channels (no division per tap).
         let (kw, cg) = (g.p.kernel_w, self.cg);
-        let mut kk = k0;
+        let (mut ky, mut kx) = (k0 / cg / kw, k0 / cg % kw);
+        let mut c_lo = k0 % cg;
+        let mut left = kc;
         let mut d = dst;
-        while kk < k0 + kc {
-            let (tap, c_lo) = (kk / cg, kk % cg);
-            let len = (cg - c_lo).min(k0 + kc - kk);
-            // SAFETY: `len` depths from `kk` stay inside this tap's channels and inside the
-            // strip (kk - k0 + len <= kc), so `d[0 .. len * MR]` is writable.
-            unsafe { self.pack_tap(tap / kw, tap % kw, c_lo, len, pixels, d) };
+        while left > 0 {
+            let len = (cg - c_lo).min(left);
+            // SAFETY: `len` depths from here stay inside this tap's channels and inside the
+            // strip (kc - left + len <= kc), so `d[0 .. len * MR]` is writable.
+            unsafe { self.pack_tap(ky, kx, c_lo, len, pixels, one_row, d) };
             d = d.wrapping_add(len * MR);
-            kk += len;
+            left -= len;
+            c_lo = 0;
+            kx += 1;
+            if kx == kw {
+                (ky, kx) = (ky + 1, 0);
+            }
         }
     }
 }
 
 impl Im2col<'_> {
     /// Channels `c_lo .. c_lo + len` of tap `(ky, kx)` for the four `pixels` into
-    /// `d[c * MR + r]`.
+    /// `d[c * MR + r]`. `one_row`: the pixels are `(oy, ox .. ox + 4)`, four real outputs of
+    /// one row.
     ///
     /// # Safety
     /// `d[0 .. len * MR]` writable; `c_lo + len <= cg`; every pixel inside the output.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn pack_tap(
         &self,
@@ -65,8 +81,15 @@ impl Im2col<'_> {
         c_lo: usize,
         len: usize,
         pixels: [(usize, usize); MR],
+        one_row: bool,
         d: *mut f32,
     ) {
+        if one_row {
+            // SAFETY: forwarded contract.
+            if unsafe { self.pack_tap_inside(ky, kx, c_lo, len, pixels[0], d) } {
+                return;
+            }
+        }
         let g = self.geo;
         // Offset of each lane's input pixel within a plane (NCHW) or the image (NHWC, in
         // pixels), or None over the padding.
@@ -79,34 +102,7 @@ impl Im2col<'_> {
             TensorLayout::Nchw => {
                 let plane = g.h * g.w;
                 let base = (self.n * g.c_in + c) * plane;
-                if let [Some(a0), Some(a1), Some(a2), Some(a3)] = at {
-                    if a1 == a0 + 1 && a2 == a0 + 2 && a3 == a0 + 3 {
-                        let src = self.input.as_ptr().wrapping_add(base + a0);
-                        for q in 0..len {
-                            // SAFETY: pixels a0..a0+4 of plane c + q are input elements
-                            // (c + q < c0 + cg <= c_in, a3 < plane); d has len * MR floats.
-                            unsafe {
-                                F32x4::load(src.wrapping_add(q * plane)).store(d.add(q * MR));
-                            }
-                        }
-                        return;
-                    }
-                    // Stride 2 (downsampling layers): every second float of eight.
-                    let last = base + (len - 1) * plane + a0 + 8;
-                    if a1 == a0 + 2 && a2 == a0 + 4 && a3 == a0 + 6 && last <= self.input.len() {
-                        let src = self.input.as_ptr().wrapping_add(base + a0);
-                        for q in 0..len {
-                            // SAFETY: floats a0 .. a0 + 8 of plane c + q are inside the input
-                            // (checked: `last` bounds the furthest one); d has len * MR floats.
-                            unsafe {
-                                let s = src.wrapping_add(q * plane);
-                                let v = F32x4::even_lanes(F32x4::load(s), F32x4::load(s.add(4)));
-                                v.store(d.add(q * MR));
-                            }
-                        }
-                        return;
-                    }
-                }
+                // Padding, row wraps, other strides: one element at a time.
                 for q in 0..len {
                     for (r, a) in at.iter().enumerate() {
                         let v = a.map_or(0.0, |a| self.input[base + q * plane + a]);
@@ -117,6 +113,7 @@ impl Im2col<'_> {
             }
             TensorLayout::Nhwc => {
                 let image = self.n * g.h * g.w;
+                // Four pixels inside the image but not on one row (a strip wrapping a row).
                 if let [Some(a0), Some(a1), Some(a2), Some(a3)] = at {
                     let rows = [a0, a1, a2, a3]
                         .map(|a| self.input.as_ptr().wrapping_add((image + a) * g.c_in + c));
@@ -132,6 +129,75 @@ impl Im2col<'_> {
                         unsafe { *d.add(q * MR + r) = v };
                     }
                 }
+            }
+        }
+    }
+
+    /// The common case of [`Self::pack_tap`]: four outputs `(oy, ox .. ox + 4)` whose inputs
+    /// at this tap are all inside the image at horizontal stride 1 or 2 (NCHW) or any stride
+    /// (NHWC); checked once for the four lanes. Returns false (nothing written) otherwise.
+    ///
+    /// # Safety
+    /// As [`Self::pack_tap`].
+    #[inline(always)]
+    unsafe fn pack_tap_inside(
+        &self,
+        ky: usize,
+        kx: usize,
+        c_lo: usize,
+        len: usize,
+        (oy, ox): (usize, usize),
+        d: *mut f32,
+    ) -> bool {
+        let g = self.geo;
+        let sw = g.p.stride_w;
+        let (Some(iy), Some(ix)) = (g.in_y(oy, ky), g.in_x(ox, kx)) else {
+            return false;
+        };
+        // Lane r reads input column ix + r * sw.
+        if ix + (MR - 1) * sw >= g.w {
+            return false;
+        }
+        let a0 = iy * g.w + ix;
+        let c = self.c0 + c_lo;
+        match g.layout {
+            TensorLayout::Nchw => {
+                let plane = g.h * g.w;
+                let base = (self.n * g.c_in + c) * plane + a0;
+                let src = self.input.as_ptr().wrapping_add(base);
+                if sw == 1 {
+                    for q in 0..len {
+                        // SAFETY: pixels a0..a0+4 of plane c + q are input elements
+                        // (c + q < c0 + cg <= c_in, checked columns); d has len * MR floats.
+                        unsafe { F32x4::load(src.wrapping_add(q * plane)).store(d.add(q * MR)) };
+                    }
+                    return true;
+                }
+                // Stride 2: every second float of eight, the eighth possibly past the row.
+                if sw == 2 && base + (len - 1) * plane + 8 <= self.input.len() {
+                    for q in 0..len {
+                        // SAFETY: floats base + q plane .. + 8 are inside the input (checked
+                        // for the furthest one); d has len * MR floats.
+                        unsafe {
+                            let s = src.wrapping_add(q * plane);
+                            let v = F32x4::even_lanes(F32x4::load(s), F32x4::load(s.add(4)));
+                            v.store(d.add(q * MR));
+                        }
+                    }
+                    return true;
+                }
+                false
+            }
+            TensorLayout::Nhwc => {
+                let image = self.n * g.h * g.w;
+                let rows: [*const f32; MR] = core::array::from_fn(|r| {
+                    let pixel = image + a0 + r * sw;
+                    self.input.as_ptr().wrapping_add(pixel * g.c_in + c)
+                });
+                // SAFETY: each row is `len` consecutive channels of one input pixel inside the
+                // image (c + len <= c0 + cg <= c_in); d has len * MR floats.
+                unsafe { pack_a(len, rows, 1, d) };
+                true
             }
         }
     }
