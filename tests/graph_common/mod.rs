@@ -1,10 +1,12 @@
 //! Helpers for the graph-runner tests: finding `../shared/models`, reading `.npy` files.
 #![allow(dead_code)]
 
+// Only the native helpers read files: wasm test binaries embed their model data.
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::PathBuf;
 
-#[cfg(not(target_arch = "wasm32"))]
 /// `../shared/models` beside the repository, or `None` (with a visible message) when absent.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn models_dir(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/models");
     if dir.is_dir() {

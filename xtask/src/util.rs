@@ -265,15 +265,28 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
+#[cfg(unix)]
 pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+// Elsewhere (and so that the workspace type-checks for wasm32): any file counts.
+#[cfg(not(unix))]
+pub fn is_executable(p: &Path) -> bool {
+    fs::metadata(p).is_ok_and(|m| m.is_file())
+}
+
 /// True when running as root (owner of `/proc/self` is our uid).
+#[cfg(unix)]
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+#[cfg(not(unix))]
+pub fn is_root() -> bool {
+    false
 }
 
 pub fn is_debian() -> bool {
@@ -328,10 +341,21 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result {
     Ok(())
 }
 
+#[cfg(unix)]
 fn make_writable(p: &Path) -> Result {
     use std::os::unix::fs::PermissionsExt;
     let mut perms = fs::metadata(p)?.permissions();
     perms.set_mode(perms.mode() | 0o200);
+    fs::set_permissions(p, perms)?;
+    Ok(())
+}
+
+// The lint warns of world-writable files on Unix, which this one never runs on.
+#[cfg(not(unix))]
+#[allow(clippy::permissions_set_readonly_false)]
+fn make_writable(p: &Path) -> Result {
+    let mut perms = fs::metadata(p)?.permissions();
+    perms.set_readonly(false);
     fs::set_permissions(p, perms)?;
     Ok(())
 }
