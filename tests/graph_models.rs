@@ -224,23 +224,12 @@ fn tokenizer_matches_reference_ids() {
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn minilm_matches_reference() {
-    let Some(dir) = graph_common::models_dir("minilm_matches_reference") else {
+    // Tokenized with our tokenizer: the ids are checked against the reference above.
+    let Some(minilm) = graph_common::minilm("minilm_matches_reference") else {
         return;
     };
-    let dir = dir.join("minilm-l6-v2");
-    let bytes = std::fs::read(dir.join("model.onnx")).unwrap();
-    let mut model = Model::from_onnx(&bytes).unwrap();
-    let reference = json(&std::fs::read(dir.join("reference.json")).unwrap());
-    // Tokenize with our tokenizer: the ids are checked against the reference above.
-    let vocab = std::fs::read_to_string(dir.join("vocab.txt")).unwrap();
-    let tok = WordPiece::from_vocab(&vocab, 512).unwrap();
-    let sentences: Vec<&str> = reference["sentences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
-    let batch = tok.encode_batch(&sentences).unwrap();
+    let mut model = Model::from_onnx(&minilm.onnx).unwrap();
+    let (dir, tok, batch) = (&minilm.dir, &minilm.tok, &minilm.batch);
     let specs: Vec<_> = [
         &batch.input_ids,
         &batch.attention_mask,
@@ -278,7 +267,7 @@ fn minilm_matches_reference() {
     assert!(err < 1e-4);
 
     // Cosine matrix (embeddings are L2-normalised: cosine = dot / (|a| |b|)).
-    let want_cos = f32_matrix(&reference["cosine"]);
+    let want_cos = f32_matrix(&minilm.reference["cosine"]);
     let row = |i: usize| &got[i * 384..(i + 1) * 384];
     let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x * y) as f64).sum::<f64>();
     for i in 0..3 {
@@ -293,7 +282,7 @@ fn minilm_matches_reference() {
 
     // Sentence 0 alone ([1, 6], no padding): a second session for another shape, sharing the
     // packed weights with the first; same embedding.
-    let single = tok.encode_batch(&sentences[..1]).unwrap();
+    let single = tok.encode_batch(&[minilm.sentences[0].as_str()]).unwrap();
     assert_eq!(single.input_ids.shape(), &[1, 6]);
     let out1 = model
         .run(&[

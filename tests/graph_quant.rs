@@ -117,23 +117,11 @@ fn int8_pointwise_conv_matches_f32() {
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn minilm_int8_embeddings_keep_cosine() {
-    use wasmnn::graph::tokenizer::WordPiece;
-    let Some(dir) = graph_common::models_dir("minilm_int8_embeddings_keep_cosine") else {
+    let Some(minilm) = graph_common::minilm("minilm_int8_embeddings_keep_cosine") else {
         return;
     };
-    let dir = dir.join("minilm-l6-v2");
-    let g = wasmnn::graph::onnx::import(&std::fs::read(dir.join("model.onnx")).unwrap()).unwrap();
-    let reference: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("reference.json")).unwrap()).unwrap();
-    let vocab = std::fs::read_to_string(dir.join("vocab.txt")).unwrap();
-    let tok = WordPiece::from_vocab(&vocab, 512).unwrap();
-    let sentences: Vec<&str> = reference["sentences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
-    let batch = tok.encode_batch(&sentences).unwrap();
+    let g = wasmnn::graph::onnx::import(&minilm.onnx).unwrap();
+    let (vocab, batch) = (&minilm.vocab, &minilm.batch);
     // The benchmark's input: [CLS], 126 lowercase vocabulary words by a fixed stride, [SEP].
     let words: Vec<i64> = vocab
         .lines()

@@ -1,9 +1,12 @@
-//! Helpers for the graph-runner tests: finding `../shared/models`, reading `.npy` files.
+//! Helpers for the graph-runner tests: finding `../shared/models` and MiniLM in it, reading
+//! `.npy` files, writing ONNX files by hand.
 #![allow(dead_code)]
 
 // Only the native helpers read files: wasm test binaries embed their model data.
 #[cfg(not(target_arch = "wasm32"))]
 use std::path::PathBuf;
+#[cfg(not(target_arch = "wasm32"))]
+use wasmnn::graph::tokenizer::{Batch, WordPiece};
 
 /// `../shared/models` beside the repository, or `None` (with a visible message) when absent.
 #[cfg(not(target_arch = "wasm32"))]
@@ -18,6 +21,54 @@ pub fn models_dir(test: &str) -> Option<PathBuf> {
         );
         None
     }
+}
+
+/// MiniLM-L6-v2 as the MiniLM tests start from it: its files, and its reference sentences
+/// tokenized by our tokenizer (`batch`, three sentences padded to one length).
+#[cfg(not(target_arch = "wasm32"))]
+pub struct MiniLm {
+    /// `../shared/models/minilm-l6-v2`.
+    pub dir: PathBuf,
+    /// `model.onnx`.
+    pub onnx: Vec<u8>,
+    /// `reference.json`.
+    pub reference: serde_json::Value,
+    /// `vocab.txt`.
+    pub vocab: String,
+    /// The tokenizer of `vocab` (sequences of at most 512 tokens).
+    pub tok: WordPiece,
+    /// `reference["sentences"]`.
+    pub sentences: Vec<String>,
+    /// `sentences` tokenized by `tok`.
+    pub batch: Batch,
+}
+
+/// [`MiniLm`] from `../shared/models`, or `None` (with a visible message) when absent.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn minilm(test: &str) -> Option<MiniLm> {
+    let dir = models_dir(test)?.join("minilm-l6-v2");
+    let onnx = std::fs::read(dir.join("model.onnx")).unwrap();
+    let reference: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("reference.json")).unwrap()).unwrap();
+    let vocab = std::fs::read_to_string(dir.join("vocab.txt")).unwrap();
+    let tok = WordPiece::from_vocab(&vocab, 512).unwrap();
+    let sentences: Vec<String> = reference["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let batch = tok.encode_batch(&refs).unwrap();
+    Some(MiniLm {
+        dir,
+        onnx,
+        reference,
+        vocab,
+        tok,
+        sentences,
+        batch,
+    })
 }
 
 /// A little-endian f32 `.npy` file (format 1.0): shape and data.
