@@ -2,45 +2,16 @@
 //! planned arena and every operator keeps its scratch memory. Checked with a counting global
 //! allocator (native only: the wasm test harness allocates on its own).
 #![cfg(not(target_arch = "wasm32"))]
+mod counting_alloc;
 mod graph_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use counting_alloc::count;
 use wasmnn::graph::{
     Attr, DType, GraphBuilder, Model, Options, Session, Tensor, TensorSpec, TensorType,
 };
 
-struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: forwards to the system allocator; only counts calls made while this thread counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// Allocations made by the second and third `run_into` calls.
 fn allocations_after_first_run(session: &mut Session, inputs: &[Tensor]) -> usize {
@@ -52,13 +23,12 @@ fn allocations_after_first_run(session: &mut Session, inputs: &[Tensor]) -> usiz
     let views: Vec<_> = inputs.iter().map(Tensor::view).collect();
     let mut outs: Vec<_> = outputs.iter_mut().map(Tensor::view_mut).collect();
     session.run_into(&views, &mut outs).unwrap();
-    ALLOCATIONS.store(0, Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..2 {
-        session.run_into(&views, &mut outs).unwrap();
-    }
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed)
+    let ((), n) = count(|| {
+        for _ in 0..2 {
+            session.run_into(&views, &mut outs).unwrap();
+        }
+    });
+    n
 }
 
 #[test]
