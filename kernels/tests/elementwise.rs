@@ -131,14 +131,7 @@ fn fast_path_shapes() {
 fn proptest_random_broadcasts() {
     use proptest::collection::vec;
     use proptest::prelude::Strategy;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-    let config = Config {
-        cases: 256,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let mut runner = common::proptest_runner(256);
     let strategy = (
         vec((1usize..6, 0u8..3, 0u8..3), 0..=6),
         0usize..3,

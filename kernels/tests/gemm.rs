@@ -383,14 +383,7 @@ fn check_random(m: usize, n: usize, k: usize, alpha: f32, beta: f32, case: usize
 #[wasm_bindgen_test(unsupported = test)]
 fn proptest_gemm_matches_f64() {
     use proptest::prelude::{any, prop_oneof, Just, Strategy};
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-    let config = Config {
-        cases: 96,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let mut runner = common::proptest_runner(96);
     let strategy = (
         (0usize..24, 0usize..40, 0usize..40),
         -2.0f32..2.0,

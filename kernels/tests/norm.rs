@@ -156,14 +156,7 @@ fn special_values() {
 #[wasm_bindgen_test(unsupported = test)]
 fn proptest_layer_norm_bounds() {
     use proptest::prelude::Strategy;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-    let config = Config {
-        cases: 128,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let mut runner = common::proptest_runner(128);
     let strategy = (
         1usize..300,
         1usize..4,

@@ -1,4 +1,5 @@
-//! Shared test helpers: a deterministic RNG, strided matrices and an f64 reference GEMM.
+//! Shared test helpers: a deterministic RNG, strided matrices, an f64 reference GEMM and a
+//! deterministic proptest runner.
 #![allow(dead_code)]
 
 /// SplitMix64: tiny, deterministic, identical on every target.
@@ -149,4 +150,16 @@ pub fn reference_activation(act: wasmnn_kernels::Activation, x: f64) -> f64 {
         A::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
         _ => unreachable!("activation without reference"),
     }
+}
+
+/// A proptest runner for `cases` cases from a fixed seed, writing no failure files: the same
+/// cases on every run and every target (the `proptest!` macro does not run on wasm).
+pub fn proptest_runner(cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
