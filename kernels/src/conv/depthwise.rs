@@ -7,6 +7,7 @@
 //!   vector path, at horizontal stride 1 or 2 (two loads and a shuffle); otherwise only pixels
 //!   whose window is inside the row at stride 1 do, the rest go one at a time.
 use super::{ConvEpilogue, Geometry, TensorLayout};
+use crate::epilogue::Activation;
 use crate::simd::F32x4;
 use core::mem::MaybeUninit;
 use core::ops::Range;
@@ -257,7 +258,8 @@ fn nchw(
                 (5, 1, _) => padded_plane::<5, 2>,
                 _ => padded_plane::<0, 2>,
             };
-            plane_fn(g, rows, row_len, splat, bias, epi, res, dst);
+            plane_fn(g, rows, row_len, splat, bias, dst);
+            epilogue_pass(epi, res, dst);
             continue;
         }
         for oy in 0..g.ho {
@@ -389,8 +391,6 @@ fn padded_plane<const K: usize, const S: usize>(
     row_len: usize,
     splat: &[F32x4],
     bias: f32,
-    epi: &ConvEpilogue<'_>,
-    residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
     let (kw, d) = if K == 0 {
@@ -422,7 +422,7 @@ fn padded_plane<const K: usize, const S: usize>(
                 }
             }
             for (v, a) in acc.into_iter().enumerate() {
-                finish(epi, residual, dst, oy * g.wo + ox + 4 * v, 4, a);
+                store_n(dst, oy * g.wo + ox + 4 * v, 4, a);
             }
             ox += 16;
         }
@@ -439,34 +439,37 @@ fn padded_plane<const K: usize, const S: usize>(
                     acc = unsafe { gather::<S>(row.add(kx * d)) }.mul_add(*t, acc);
                 }
             }
-            finish(epi, residual, dst, oy * g.wo + ox, lanes, acc);
+            if lanes == 4 {
+                store_n(dst, oy * g.wo + ox, 4, acc);
+            } else {
+                store_n(dst, oy * g.wo + ox, lanes, acc);
+            }
             ox += lanes;
         }
     }
 }
 
-/// Activation, residual and store of `lanes` adjacent outputs at `at`. Full vectors take the
-/// constant-length path: a variable-length copy is a memcpy call, which measured 20% of a
-/// 56x56 layer (and so does this function when it is not inlined).
-#[inline(always)]
-fn finish(
-    epi: &ConvEpilogue<'_>,
-    residual: Option<&[f32]>,
-    dst: &mut [f32],
-    at: usize,
-    lanes: usize,
-    acc: F32x4,
-) {
-    let mut y = epi.activation.apply(acc);
-    if lanes == 4 {
-        if let Some(r) = residual {
-            y = y.add(load_n(r, at, 4));
-        }
-        store_n(dst, at, 4, y);
-    } else {
+/// Activation and residual over a finished plane `dst` (still in L1), as a pass of its own:
+/// inside the multiply-add loop the activation's code (a `match` over every kind, GELU's
+/// included) bloated the loop V8 has to allocate registers for.
+fn epilogue_pass(epi: &ConvEpilogue<'_>, residual: Option<&[f32]>, dst: &mut [f32]) {
+    if epi.activation == Activation::Identity && residual.is_none() {
+        return;
+    }
+    let full = dst.len() / 4 * 4;
+    let mut at = 0;
+    while at < dst.len() {
+        // Full vectors take the constant-length path: a variable-length copy is a memcpy call.
+        let lanes = if at < full { 4 } else { dst.len() - at };
+        let mut y = epi.activation.apply(load_n(dst, at, lanes));
         if let Some(r) = residual {
             y = y.add(load_n(r, at, lanes));
         }
-        store_n(dst, at, lanes, y);
+        if lanes == 4 {
+            store_n(dst, at, 4, y);
+        } else {
+            store_n(dst, at, lanes, y);
+        }
+        at += lanes;
     }
 }
