@@ -332,7 +332,7 @@ fn conv_implicit_im2col_edges() {
     let k3 = Conv2dParams::new(3, 3).padding(1, 1, 1, 1);
     // K = 9 * 460 = 4140 > 4096: two K blocks, the second starting at channel 416 of tap 8.
     check_conv(1, 460, 6, 7, 9, k3, Activation::Relu, true, &mut rng);
-    // 19 x 19 = 361 pixels: two blocks of 256, the last strip holds one pixel.
+    // 19 x 19 = 361 pixels: three tasks of 128 pixels, the last strip holds one pixel.
     check_conv(2, 5, 19, 19, 7, k3, Activation::Identity, true, &mut rng);
     // Stride 2 with asymmetric padding: the last windows end at the input's last float.
     for pad in [(0, 0, 0, 0), (1, 0, 0, 1), (0, 1, 1, 0)] {

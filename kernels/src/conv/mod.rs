@@ -22,7 +22,11 @@ pub mod pool;
 
 use crate::epilogue::{Activation, EpilogueOp};
 use crate::error::{Error, Result};
-use crate::gemm::{gemm_packed_par, gemm_packer_raw, PackedB, ParallelFor, Strided, MAX_PACKER_KC};
+use crate::gemm::kernel::MR;
+use crate::gemm::{
+    gemm_packed_par, gemm_packer_raw, pack_rows, Blocking, PackedB, ParallelFor, Strided,
+    MAX_PACKER_KC,
+};
 use crate::matrix::{MatMut, MatRef};
 use crate::par::task_count;
 use alloc::vec::Vec;
@@ -197,10 +201,14 @@ impl Default for ConvEpilogue<'_> {
     }
 }
 
-/// Output pixels per task of the GEMM method: enough rows for several `MC` blocks of the
-/// driver (B's panels are reused across them), few enough that a 56x56 layer makes a dozen
-/// tasks for the threads to share.
-const PIXEL_BLOCK: usize = 256;
+/// Output pixels per task of the GEMM method for a K block of depth `kc`: whole blocks of rows
+/// the driver packs at once (a partial one would reload B's panels for a few rows), at least
+/// 64, so that a 56x56 layer makes dozens of tasks and two threads end within a few percent of
+/// each other (13 tasks of 256 pixels capped 2 threads at 1.86x).
+fn pixel_block(kc: usize) -> usize {
+    let rows = pack_rows(kc).clamp(MR, Blocking::default().mc);
+    rows * 64usize.div_ceil(rows)
+}
 
 /// Runs the tasks one after the other on the calling thread (the single-threaded `par`).
 fn sequential(count: usize, task: &(dyn Fn(usize) + Sync)) {
@@ -467,10 +475,11 @@ impl Conv2d {
             }
             return Ok(());
         }
-        // Tasks: (image, group, block of PIXEL_BLOCK output pixels). Each packs its own A
+        // Tasks: (image, group, block of `pixel_block` output pixels). Each packs its own A
         // strips straight from the input (implicit im2col), so they share nothing but B; the
         // blocks never depend on the thread count (bit-identical results).
-        let blocks = howo.div_ceil(PIXEL_BLOCK);
+        let block = pixel_block(packs[0].kc());
+        let blocks = howo.div_ceil(block);
         // At most batch * c_out * howo (the validated output length): no overflow.
         let tasks = geo.batch * g * blocks;
         let chunks = task_count(threads, tasks, output.len().saturating_mul(k));
@@ -520,9 +529,10 @@ impl Conv2d {
         let g = self.params.groups;
         let (cg, og) = (self.c_in / g, self.c_out / g);
         let howo = geo.ho * geo.wo;
-        let blocks = howo.div_ceil(PIXEL_BLOCK);
-        let (n, gi, p0) = (t / (g * blocks), t / blocks % g, t % blocks * PIXEL_BLOCK);
-        let rows = p0..(p0 + PIXEL_BLOCK).min(howo);
+        let block = pixel_block(packs[0].kc());
+        let blocks = howo.div_ceil(block);
+        let (n, gi, p0) = (t / (g * blocks), t / blocks % g, t % blocks * block);
+        let rows = p0..(p0 + block).min(howo);
         // The whole (image, group) output as C; this task computes its `rows`.
         let (off, rs, cs) = out_block(geo, og, n, gi, 0);
         let mut ops = [EpilogueOp::Activation(Activation::Identity); 3];

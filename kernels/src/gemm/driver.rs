@@ -29,6 +29,12 @@ const A_PACK_FLOATS: usize = 16 * 1024;
 /// stack buffer. Callers with a packer pack B with `kc <= MAX_PACKER_KC`.
 pub(crate) const MAX_PACKER_KC: usize = A_PACK_FLOATS / MR;
 
+/// Rows of A packed (and multiplied) at once for a K block of depth `kc`: the `MR`-row strips
+/// that fit the stack buffer (0 when not even one does).
+pub(crate) fn pack_rows(kc: usize) -> usize {
+    (A_PACK_FLOATS / kc.max(1)) / MR * MR
+}
+
 /// A source of A that writes its own packed strips instead of being read as a matrix: the
 /// convolution's implicit im2col, which gathers the window of each output pixel straight from
 /// the input tensor into the strip (one copy instead of im2col + packing).
@@ -162,7 +168,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
             let a_row = |i: usize| a_mat.ptr.wrapping_add(i * a_mat.rs + k0 * a_mat.cs);
 
             // Rows of A packed at once: the MR-row strips of depth kcl that fit the buffer.
-            let pack_rows = (A_PACK_FLOATS / kcl.max(1)) / MR * MR;
+            let pack_rows = pack_rows(kcl);
             let packed = (kcl > 0 || packer.is_some()) && pack_rows >= MR;
             let mc_k = if packed { mc.min(pack_rows) } else { mc };
 
