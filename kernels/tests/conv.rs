@@ -506,7 +506,8 @@ fn pooling_matches_onnx_semantics() {
             (3, 2, 0, true),
             (2, 1, 1, true),
         ] {
-            for &(c, h, w) in &[(3, 7, 7), (5, 8, 5), (4, 1, 9)] {
+            // Widths from under one four-output block to several, with tails.
+            for &(c, h, w) in &[(3, 7, 7), (5, 8, 5), (4, 1, 9), (2, 5, 37), (1, 3, 64)] {
                 let pool = Pool2d {
                     kind,
                     window: Conv2dParams::new(k.min(h + 2 * pad), k)
@@ -563,6 +564,32 @@ fn pooling_matches_onnx_semantics() {
     .run(&x, TensorLayout::Nchw, 1, 1, 4, 4, &mut y)
     .unwrap();
     assert!(y[0].is_nan() && y[1] == 1.0, "{y:?}");
+    // The same through four-output blocks (rows of 24, stride 1 and 2): only the windows
+    // holding the NaN are NaN; -inf inputs never hide it.
+    for s in [1, 2] {
+        let mut x = vec![f32::NEG_INFINITY; 2 * 24];
+        x[24 + 13] = f32::NAN;
+        x[7] = 3.0;
+        let pool = Pool2d {
+            kind: PoolKind::Max,
+            window: Conv2dParams::new(2, 2).stride(s, s),
+            ceil_mode: false,
+        };
+        let (_, wo) = pool.output_size(2, 24).unwrap();
+        let mut y = vec![0.0; wo];
+        pool.run(&x, TensorLayout::Nchw, 1, 1, 2, 24, &mut y)
+            .unwrap();
+        for (ox, v) in y.iter().enumerate() {
+            let window = ox * s..ox * s + 2;
+            if window.contains(&13) {
+                assert!(v.is_nan(), "stride {s}: output {ox} = {v}");
+            } else if window.contains(&7) {
+                assert_eq!(*v, 3.0, "stride {s}: output {ox}");
+            } else {
+                assert_eq!(*v, f32::NEG_INFINITY, "stride {s}: output {ox}");
+            }
+        }
+    }
 }
 
 #[wasm_bindgen_test(unsupported = test)]
