@@ -63,7 +63,8 @@ pub fn activate_inplace(act: Activation, x: &mut [f32]) -> Result<()> {
     Ok(())
 }
 
-fn run(act: Activation, mut io: InOut<'_>) {
+/// `act` over `io` (validated by the caller), one loop per activation kind.
+pub(crate) fn run(act: Activation, mut io: InOut<'_>) {
     let io = &mut io;
     match act {
         Activation::Identity => map(io, |v| v),

@@ -9,6 +9,7 @@
 use super::{ConvEpilogue, Geometry, TensorLayout};
 use crate::epilogue::Activation;
 use crate::simd::F32x4;
+use crate::stream::{map_ops, InOut};
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
@@ -449,27 +450,15 @@ fn padded_plane<const K: usize, const S: usize>(
     }
 }
 
-/// Activation and residual over a finished plane `dst` (still in L1), as a pass of its own:
+/// Activation and residual over a finished plane `dst` (still in L1), as passes of their own:
 /// inside the multiply-add loop the activation's code (a `match` over every kind, GELU's
-/// included) bloated the loop V8 has to allocate registers for.
+/// included) bloated the loop V8 has to allocate registers for; here each is one tight loop.
 fn epilogue_pass(epi: &ConvEpilogue<'_>, residual: Option<&[f32]>, dst: &mut [f32]) {
-    if epi.activation == Activation::Identity && residual.is_none() {
-        return;
+    if epi.activation != Activation::Identity {
+        // Validated by Conv2d::run_par.
+        crate::activation::run(epi.activation, InOut::in_place(dst));
     }
-    let full = dst.len() / 4 * 4;
-    let mut at = 0;
-    while at < dst.len() {
-        // Full vectors take the constant-length path: a variable-length copy is a memcpy call.
-        let lanes = if at < full { 4 } else { dst.len() - at };
-        let mut y = epi.activation.apply(load_n(dst, at, lanes));
-        if let Some(r) = residual {
-            y = y.add(load_n(r, at, lanes));
-        }
-        if lanes == 4 {
-            store_n(dst, at, 4, y);
-        } else {
-            store_n(dst, at, lanes, y);
-        }
-        at += lanes;
+    if let Some(r) = residual {
+        map_ops(&mut InOut::in_place(dst), r, 0.0, |y, r| y.add(r));
     }
 }
