@@ -13,6 +13,7 @@
 //! | `Conv` or `Linear` `-> Add(residual)` | residual in the epilogue |
 //! | `LayerNormalization(last axis, constant scale and bias) -> Linear` (f32, no activation) | `LayerNormLinear` |
 //! | `MatMul(Q, Transpose(K)) [-> Mul/Div(scale)] [-> Add(mask)] -> Softmax -> MatMul(., V)` | `Attention` |
+//! | `Transpose(Transpose(x, p), q)` | one `Transpose(x, p then q)`, or `x` itself when that is the identity |
 //!
 //! A rule only fires when the intermediate values have no other reader, so the graph computes
 //! the same outputs (up to float rounding of the folded constants). With `quantize` set,
@@ -36,6 +37,7 @@ use std::sync::Arc;
 
 /// Runs every fusion, in an order where each rule sees the previous rules' results.
 pub(crate) fn run(g: &mut TypedGraph, weights: &WeightCache, quantize: bool) -> Result<()> {
+    transposes(g);
     activation_subgraphs(g);
     dce::run(g);
     fold_batch_norm(g)?;
@@ -101,6 +103,79 @@ fn remove(g: &mut TypedGraph, dead: &[bool]) {
         k += 1;
         !dead[k - 1]
     });
+}
+
+/// The axis permutation of node `k` if it is a `Transpose` (ONNX's default: reversed axes).
+fn transpose_perm(g: &TypedGraph, k: usize) -> Option<Vec<usize>> {
+    let ShapeOp::Transpose { perm } = &op::<Movement>(g, k)?.op else {
+        return None;
+    };
+    let rank = g.values[g.nodes[k].inputs.first().copied()??]
+        .spec
+        .shape
+        .len();
+    match perm {
+        None => Some((0..rank).rev().collect()),
+        Some(p) => {
+            let p: Vec<usize> = p
+                .iter()
+                .map(|&a| usize::try_from(a).ok())
+                .collect::<Option<_>>()?;
+            let mut seen = vec![false; rank];
+            // Only well-formed permutations (shape inference has checked them already).
+            let ok = p.len() == rank
+                && p.iter()
+                    .all(|&a| a < rank && !std::mem::replace(&mut seen[a], true));
+            ok.then_some(p)
+        }
+    }
+}
+
+/// `Transpose(Transpose(x, p), q)`: output axis `i` is axis `p[q[i]]` of `x`, one transpose
+/// instead of two copies; when that permutation is the identity the reader takes `x` directly
+/// (or, for a graph output, the node becomes an `Identity`). The inner transpose stays for its
+/// other readers, or goes to dead-node elimination.
+fn transposes(g: &mut TypedGraph) {
+    // Rewrites change inputs, never which node produces a value.
+    let producers = g.producers();
+    for k in 0..g.nodes.len() {
+        let Some(q) = transpose_perm(g, k) else {
+            continue;
+        };
+        let Some(Some(y)) = g.nodes[k].inputs.first().copied() else {
+            continue;
+        };
+        let Some(j) = producers[y] else { continue };
+        let Some(p) = transpose_perm(g, j) else {
+            continue;
+        };
+        let Some(Some(x)) = g.nodes[j].inputs.first().copied() else {
+            continue;
+        };
+        let composed: Vec<usize> = q.iter().map(|&i| p[i]).collect();
+        let out = g.nodes[k].output;
+        if composed.iter().enumerate().all(|(i, &a)| i == a) {
+            if g.outputs.contains(&out) {
+                g.nodes[k].op = Box::new(Unary {
+                    kind: UnaryKind::Identity,
+                });
+                g.nodes[k].inputs = vec![Some(x)];
+            } else {
+                for n in &mut g.nodes {
+                    for i in n.inputs.iter_mut().flatten() {
+                        if *i == out {
+                            *i = x;
+                        }
+                    }
+                }
+            }
+        } else {
+            g.nodes[k].op = Box::new(Movement::new(ShapeOp::Transpose {
+                perm: Some(composed.iter().map(|&a| a as i64).collect()),
+            }));
+            g.nodes[k].inputs = vec![Some(x)];
+        }
+    }
 }
 
 /// Rewrites the HardSwish and GELU subgraphs into one activation each (their inner nodes are
