@@ -231,6 +231,17 @@ fn nchw(
     let row_len = g.p.stride_w * g.wo.next_multiple_of(4) + (kw - 1) * g.p.dilation_w;
     let padded =
         vector_ok && g.p.stride_w <= 2 && g.h.saturating_mul(row_len) <= PADDED_PLANE_FLOATS;
+    // Common windows get their own copy of the padded-plane kernel, with the tap loop unrolled
+    // and every load at a constant offset (V8 computes each address that does not fold into
+    // `offset=`); one choice per call.
+    let plane_fn = match (kw, g.p.dilation_w, g.p.stride_w) {
+        (3, 1, 1) => padded_plane::<3, 1>,
+        (5, 1, 1) => padded_plane::<5, 1>,
+        (_, _, 1) => padded_plane::<0, 1>,
+        (3, 1, _) => padded_plane::<3, 2>,
+        (5, 1, _) => padded_plane::<5, 2>,
+        _ => padded_plane::<0, 2>,
+    };
     let mut buf = [const { MaybeUninit::<f32>::uninit() }; PADDED_PLANE_FLOATS];
     debug_assert_eq!(output.len(), planes.len() * g.ho * g.wo);
     let base = planes.start * g.ho * g.wo; // output[0] is this element of the whole output
@@ -249,16 +260,6 @@ fn nchw(
             let rows = unsafe { pad_rows(g, plane, row_len, buf.as_mut_ptr().cast::<f32>()) };
             let dst = &mut output[out_base - base..][..g.ho * g.wo];
             let res = epi.residual.map(|r| &r[out_base..][..g.ho * g.wo]);
-            // Common windows get their own copy with the tap loop unrolled and every load at
-            // a constant offset (V8 computes each address that does not fold into `offset=`).
-            let plane_fn = match (kw, g.p.dilation_w, g.p.stride_w) {
-                (3, 1, 1) => padded_plane::<3, 1>,
-                (5, 1, 1) => padded_plane::<5, 1>,
-                (_, _, 1) => padded_plane::<0, 1>,
-                (3, 1, _) => padded_plane::<3, 2>,
-                (5, 1, _) => padded_plane::<5, 2>,
-                _ => padded_plane::<0, 2>,
-            };
             plane_fn(g, rows, row_len, splat, bias, dst);
             epilogue_pass(epi, res, dst);
             continue;
@@ -382,10 +383,10 @@ unsafe fn gather<const S: usize>(p: *const f32) -> F32x4 {
 
 /// One NCHW output plane (`dst`, `g.ho x g.wo`) of a depthwise layer with horizontal stride `S`
 /// (1 or 2, checked by the caller) from the padded rows of [`pad_rows`]: blocks of 16 then 4
-/// adjacent outputs, the last block stored partially. `K > 0`: the window is `K` wide with
-/// horizontal dilation 1 (checked by the caller), known at compile time; `K == 0`: any width
-/// and dilation, read from `g`.
-#[allow(clippy::too_many_arguments)]
+/// adjacent outputs, the last block stored partially; bias only (the activation and residual
+/// follow in [`epilogue_pass`]). `K > 0`: the window is `K` wide with horizontal dilation 1
+/// (checked by the caller), known at compile time; `K == 0`: any width and dilation, read
+/// from `g`.
 fn padded_plane<const K: usize, const S: usize>(
     g: &Geometry,
     rows: &[f32],
