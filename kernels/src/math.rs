@@ -158,7 +158,8 @@ const EXP_MAGIC: f32 = 12_583_039.0;
 /// and `e^r = 1 + r + r^2 q(r)` with a cubic `q` fitted by Lawson's minimax iteration
 /// (relative error 1.05e-7 on `[-ln2/2, ln2/2]` with its f32 coefficients), evaluated in
 /// Estrin's form. Eight constants in all: few enough for a softmax loop to keep them in V8's
-/// 15 SIMD registers.
+/// 15 SIMD registers, once the loop takes them as values rather than literals (the softmax
+/// kernel does; V8 rebuilds a literal vector constant at every use inside a loop).
 ///
 /// Bounds (against f64, asserted in `tests/unary.rs`): relative error `<= 3e-7 + 8e-8 * |x|`
 /// where the result is a normal float (`x >= -87.33`); exactly 0 for `x <= -87.7`, -inf
@@ -188,19 +189,68 @@ pub fn exp_nonpositive(x: F32x4) -> F32x4 {
 /// for NaN first): in the relaxed-SIMD build a NaN input may give any value here.
 #[inline(always)]
 pub(crate) fn exp_nonpositive_unchecked(x: F32x4) -> F32x4 {
-    // Far below: clamp so that n = -127 and the scale is exactly +0.
-    let x = x.max_or_self(F32x4::splat(EXP_FLUSH));
-    let p = x.mul(F32x4::splat(core::f32::consts::LOG2_E));
-    let n = p.round_even();
-    // n + MAGIC is exact (n is an integer) and holds n + 127 in its low bits.
-    let scale = n.add(F32x4::splat(EXP_MAGIC)).shl_i32(23);
-    let r = n.mul_add(F32x4::splat(-core::f32::consts::LN_2), x);
-    // q(r) = (c2 + c3 r) + r^2 (c4 + c5 r); e^r - 1 = r + r^2 q(r).
-    let r2 = r.mul(r);
-    let lo = r.mul_add(F32x4::splat(1.666_711_4e-1), F32x4::splat(4.999_923e-1));
-    let hi = r.mul_add(F32x4::splat(8.312_537e-3), F32x4::splat(4.189_015_6e-2));
-    let em1 = r2.mul_add(r2.mul_add(hi, lo), r);
-    em1.mul_add(scale, scale)
+    ExpNonpositive::new().eval(x)
+}
+
+/// The eight constants of [`exp_nonpositive`], as values a loop can hold.
+///
+/// V8 does not hoist a `v128.const` out of a loop: it rebuilds the constant at every use, three
+/// instructions each (`movq r, imm64; vmovq; vpunpcklqdq`), so the eight constants of one
+/// exponential cost 24 instructions per loop iteration, more than the arithmetic. A loop that
+/// takes its constants from [`ExpNonpositive::in_registers`] sees them as ordinary values,
+/// computed once before the loop, and keeps them in registers (or reads them as memory
+/// operands where registers run out).
+#[derive(Clone, Copy)]
+pub(crate) struct ExpNonpositive {
+    flush: F32x4,
+    log2e: F32x4,
+    neg_ln2: F32x4,
+    magic: F32x4,
+    c2: F32x4,
+    c3: F32x4,
+    c4: F32x4,
+    c5: F32x4,
+}
+
+impl ExpNonpositive {
+    /// The constants as literals (what a single call inlines).
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        Self {
+            flush: F32x4::splat(EXP_FLUSH),
+            log2e: F32x4::splat(core::f32::consts::LOG2_E),
+            neg_ln2: F32x4::splat(-core::f32::consts::LN_2),
+            magic: F32x4::splat(EXP_MAGIC),
+            c2: F32x4::splat(4.999_923e-1),
+            c3: F32x4::splat(1.666_711_4e-1),
+            c4: F32x4::splat(4.189_015_6e-2),
+            c5: F32x4::splat(8.312_537e-3),
+        }
+    }
+
+    /// The same constants, hidden from the optimiser so that neither LLVM nor V8 turns them
+    /// back into per-use literals: for the setup of a loop (see the type's doc).
+    #[inline(always)]
+    pub(crate) fn in_registers() -> Self {
+        core::hint::black_box(Self::new())
+    }
+
+    /// `e^x` for `x <= 0`: [`exp_nonpositive_unchecked`] with these constants.
+    #[inline(always)]
+    pub(crate) fn eval(&self, x: F32x4) -> F32x4 {
+        // Far below: clamp so that n = -127 and the scale is exactly +0.
+        let x = x.max_or_self(self.flush);
+        let n = x.mul(self.log2e).round_even();
+        // n + MAGIC is exact (n is an integer) and holds n + 127 in its low bits.
+        let scale = n.add(self.magic).shl_i32(23);
+        let r = n.mul_add(self.neg_ln2, x);
+        // q(r) = (c2 + c3 r) + r^2 (c4 + c5 r); e^r - 1 = r + r^2 q(r).
+        let r2 = r.mul(r);
+        let lo = r.mul_add(self.c3, self.c2);
+        let hi = r.mul_add(self.c5, self.c4);
+        let em1 = r2.mul_add(r2.mul_add(hi, lo), r);
+        em1.mul_add(scale, scale)
+    }
 }
 
 /// `ln 2` split so that `k * LN2_HI` is exact for every exponent `k` (|k| < 256).

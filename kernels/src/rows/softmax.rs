@@ -25,7 +25,7 @@
 //! Both are asserted in `tests/softmax.rs`.
 use super::{check_pair, for_each_row, rows_of};
 use crate::error::Result;
-use crate::math::exp_nonpositive_unchecked;
+use crate::math::ExpNonpositive;
 use crate::simd::F32x4;
 use crate::stream::{fold, map, map_sum, InOut};
 
@@ -130,11 +130,11 @@ fn softmax_row(mut io: InOut<'_>) {
         RowKind::Nan => return fill(io, f32::NAN),
         RowKind::Masked => return fill(io, 0.0),
     };
+    // Constants as values, captured by `move`: by reference they would be re-read from memory
+    // on every iteration (LLVM cannot tell that the stores to `y` leave them alone).
+    let exp = ExpNonpositive::in_registers();
     // Padding lanes are -inf: exp(-inf - m) = 0 adds nothing to the sum.
-    let sum = map_sum(&mut io, f32::NEG_INFINITY, |v| {
-        exp_nonpositive_unchecked(v.sub(max))
-    })
-    .reduce_add();
+    let sum = map_sum(&mut io, f32::NEG_INFINITY, move |v| exp.eval(v.sub(max))).reduce_add();
     let inv = F32x4::splat(1.0 / sum);
     map(&mut io.output(), |e| e.mul(inv));
 }
@@ -146,11 +146,12 @@ fn log_softmax_row(mut io: InOut<'_>) {
         RowKind::Masked => return fill(io, f32::NEG_INFINITY),
     };
     let add = |a: F32x4, b: F32x4| a.add(b);
+    let exp = ExpNonpositive::in_registers();
     let sum = fold(
         io.input(),
         f32::NEG_INFINITY,
         F32x4::zero(),
-        |acc, v| acc.add(exp_nonpositive_unchecked(v.sub(max))),
+        move |acc, v| acc.add(exp.eval(v.sub(max))),
         add,
     )
     .reduce_add();
