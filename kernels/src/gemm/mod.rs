@@ -174,22 +174,7 @@ pub fn gemm_packed_par(
     if threads <= 1 || want == 1 {
         return gemm_packed(alpha, a, b, beta, c, ops);
     }
-    // Split the longer dimension first (in tile units), then the other.
-    let (row_units, col_units) = (m.div_ceil(kernel::MR), n.div_ceil(kernel::NR));
-    let (mut tr, mut tc) = (1usize, 1usize);
-    while tr * tc < want {
-        if row_units / tr >= col_units / tc && tr < row_units {
-            tr += 1;
-        } else if tc < col_units {
-            tc += 1;
-        } else if tr < row_units {
-            tr += 1;
-        } else {
-            break;
-        }
-    }
-    let rows_per = row_units.div_ceil(tr) * kernel::MR;
-    let cols_per = col_units.div_ceil(tc) * kernel::NR;
+    let (rows_per, cols_per) = tile_grid(m, n, want, c.row_stride() == 1);
     let (tr, tc) = (m.div_ceil(rows_per), n.div_ceil(cols_per));
     let problem = problem(alpha, &a, b, beta, &mut c, ops);
     let shared = SharedProblem(&problem);
@@ -204,6 +189,41 @@ pub fn gemm_packed_par(
     };
     par(tr * tc, &task);
     Ok(())
+}
+
+/// Floats per 64-byte cache line: tasks' blocks of an output start on multiples of this.
+pub(crate) const CACHE_LINE_FLOATS: usize = 16;
+
+/// Rows and columns per tile of [`gemm_packed_par`]'s grid for an `m x n` C (both >= 1), about
+/// `want` tiles: the longer dimension (in microkernel tiles) is split first, then the other.
+/// Along C's contiguous axis (rows if `col_major`, else columns) tile edges fall on multiples
+/// of 16 floats, so that two tasks never write the same cache line of C (a shared line
+/// ping-pongs between the cores); across it a shared line can only occur at the one element
+/// where a row (column) ends, which is not worth coarser tiles.
+fn tile_grid(m: usize, n: usize, want: usize, col_major: bool) -> (usize, usize) {
+    let (row_units, col_units) = (m.div_ceil(kernel::MR), n.div_ceil(kernel::NR));
+    let (mut tr, mut tc) = (1usize, 1usize);
+    while tr * tc < want {
+        if row_units / tr >= col_units / tc && tr < row_units {
+            tr += 1;
+        } else if tc < col_units {
+            tc += 1;
+        } else if tr < row_units {
+            tr += 1;
+        } else {
+            break;
+        }
+    }
+    let (rows_per, cols_per) = (
+        row_units.div_ceil(tr) * kernel::MR,
+        col_units.div_ceil(tc) * kernel::NR,
+    );
+    let align = |x: usize, len: usize| (x.div_ceil(CACHE_LINE_FLOATS) * CACHE_LINE_FLOATS).min(len);
+    if col_major {
+        (align(rows_per, m), cols_per)
+    } else {
+        (rows_per, align(cols_per, n))
+    }
 }
 
 /// The problem shared by all tasks of [`gemm_packed_par`].
@@ -340,4 +360,37 @@ fn check_shapes(a: &MatRef<'_>, k: usize, n: usize, c: &MatMut<'_>) -> Result<()
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kernel, tile_grid, CACHE_LINE_FLOATS};
+
+    #[test]
+    fn tile_grid_edges_fall_on_cache_lines_along_the_contiguous_axis() {
+        for m in 1..=80 {
+            for n in [1, 3, 8, 16, 20, 33, 100, 512] {
+                for want in 2..=16 {
+                    for col_major in [false, true] {
+                        let (rp, cp) = tile_grid(m, n, want, col_major);
+                        // A tile as long as the matrix (or longer) means one tile that way.
+                        assert!(rp >= 1 && cp >= 1);
+                        let whole = |per: usize, len: usize, unit: usize, contiguous: bool| {
+                            per >= len
+                                || (per % unit == 0
+                                    && (!contiguous || per % CACHE_LINE_FLOATS == 0))
+                        };
+                        assert!(whole(rp, m, kernel::MR, col_major), "{m} {n} {want}");
+                        assert!(whole(cp, n, kernel::NR, !col_major), "{m} {n} {want}");
+                    }
+                }
+            }
+        }
+        // The 512^3 case of two threads: 8 tiles of 128 x 256, aligned either way.
+        assert_eq!(tile_grid(512, 512, 8, false), (128, 256));
+        assert_eq!(tile_grid(512, 512, 8, true), (128, 256));
+        // A 1x1 convolution's NCHW output (pixels as rows of a column-major C): 784 pixels
+        // would split into 196-pixel tiles; 208 keeps the edges on cache lines.
+        assert_eq!(tile_grid(784, 256, 8, true).0 % CACHE_LINE_FLOATS, 0);
+    }
 }
