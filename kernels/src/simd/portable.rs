@@ -249,7 +249,7 @@ impl F32x4 {
         let a = self.0;
         (a[0] + a[2]) + (a[1] + a[3])
     }
-    /// Largest lane (NaN-propagating is not guaranteed).
+    /// Largest lane of a NaN-free vector (with a NaN lane the result is unspecified).
     #[inline(always)]
     pub fn reduce_max(self) -> f32 {
         let a = self.0;

@@ -198,11 +198,14 @@ impl F32x4 {
         let a = self.to_array();
         (a[0] + a[2]) + (a[1] + a[3])
     }
-    /// Largest lane (NaN-propagating is not guaranteed).
+    /// Largest lane of a NaN-free vector (with a NaN lane the result is unspecified).
     #[inline(always)]
     pub fn reduce_max(self) -> f32 {
-        let a = self.to_array();
-        a[0].max(a[1]).max(a[2].max(a[3]))
+        // Two shuffles and two `max_or_self` in registers: Rust's `f32::max` ignores NaN, a rule
+        // wasm's `f32.max` does not have, so it compiled to three calls of libm's `fmaxf`.
+        let m = self.max_or_self(Self(i32x4_shuffle::<2, 3, 0, 1>(self.0, self.0)));
+        m.max_or_self(Self(i32x4_shuffle::<1, 0, 3, 2>(m.0, m.0)))
+            .lane(0)
     }
     /// The even lanes of `a` then of `b`: `[a0, a2, b0, b2]` (every second float of the eight
     /// in `a, b`, as a stride-2 gather needs).
