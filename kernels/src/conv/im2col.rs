@@ -43,6 +43,12 @@ impl PackA for Im2col<'_> {
                 (p / g.wo, p % g.wo)
             }
         });
+        if one_row && k0 == 0 && kc == g.p.kernel_h * g.p.kernel_w * self.cg {
+            // SAFETY: forwarded contract (the whole depth of four real pixels of one row).
+            if unsafe { self.pack_window_inside(oy0, ox0, dst) } {
+                return;
+            }
+        }
         // Walk the taps from depth k0 on, each tap a run of channels (no division per tap).
         let (kw, cg) = (g.p.kernel_w, self.cg);
         let (mut ky, mut kx) = (k0 / cg / kw, k0 / cg % kw);
@@ -131,6 +137,64 @@ impl Im2col<'_> {
                 }
             }
         }
+    }
+
+    /// The whole depth of a strip at once for NCHW input at horizontal stride 1 or 2, when the
+    /// windows of the four outputs `(oy, ox .. ox + 4)` lie inside the image: the taps as three
+    /// plain nested loops with pointer steps. Tap by tap ([`Self::pack_tap`]) each tap redid
+    /// the padding checks and the offset arithmetic, which for a first layer (3 channels per
+    /// tap) cost more than the copying. Returns false (nothing written) otherwise.
+    ///
+    /// # Safety
+    /// `dst[0 .. kh * kw * cg * MR]` writable; the four pixels real and on one output row.
+    #[inline(always)]
+    unsafe fn pack_window_inside(&self, oy: usize, ox: usize, dst: *mut f32) -> bool {
+        let g = self.geo;
+        let (kh, kw, sw) = (g.p.kernel_h, g.p.kernel_w, g.p.stride_w);
+        let (dh, dw) = (g.p.dilation_h, g.p.dilation_w);
+        if g.layout != TensorLayout::Nchw || !(sw == 1 || sw == 2) {
+            return false;
+        }
+        // First and last rows and columns the four windows touch.
+        let (Some(iy), Some(_), Some(ix), Some(_)) = (
+            g.in_y(oy, 0),
+            g.in_y(oy, kh - 1),
+            g.in_x(ox, 0),
+            g.in_x(ox + MR - 1, kw - 1),
+        ) else {
+            return false;
+        };
+        let plane = g.h * g.w;
+        let base = (self.n * g.c_in + self.c0) * plane + iy * g.w + ix;
+        // Furthest float read: the last channel, tap row and tap column, plus the 4 (stride 1)
+        // or 8 (stride 2, the eighth possibly past the row) floats of a gather.
+        let reach = (self.cg - 1) * plane + (kh - 1) * dh * g.w + (kw - 1) * dw + 4 * sw;
+        if base + reach > self.input.len() {
+            return false;
+        }
+        let src = self.input.as_ptr().wrapping_add(base);
+        let mut d = dst;
+        for ky in 0..kh {
+            let row = src.wrapping_add(ky * dh * g.w);
+            for kx in 0..kw {
+                let tap = row.wrapping_add(kx * dw);
+                for c in 0..self.cg {
+                    // SAFETY: every read is within `base + reach` (checked above), and `d`
+                    // advances MR floats per (tap, channel): kh * kw * cg * MR in all.
+                    unsafe {
+                        let p = tap.wrapping_add(c * plane);
+                        let v = if sw == 1 {
+                            F32x4::load(p)
+                        } else {
+                            F32x4::even_lanes(F32x4::load(p), F32x4::load(p.add(4)))
+                        };
+                        v.store(d);
+                        d = d.add(MR);
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// The common case of [`Self::pack_tap`]: four outputs `(oy, ox .. ox + 4)` whose inputs
