@@ -351,14 +351,34 @@ fn nchw(
 unsafe fn pad_rows<'a>(g: &Geometry, plane: &[f32], row_len: usize, dst: *mut f32) -> &'a [f32] {
     let left = g.p.pad_left.min(row_len);
     let body = g.w.min(row_len - left);
+    // Plain loops, not `copy_nonoverlapping` / `write_bytes`: those become `memory.copy` and
+    // `memory.fill`, which V8 runs as calls into the engine, three per row of a few dozen
+    // floats. The zero is opaque (and ORed into the copied vectors) so that LLVM cannot turn
+    // the loops back into those calls.
+    let zero = core::hint::black_box(F32x4::zero());
+    let z = zero.lane(0);
     // SAFETY: the caller provides g.h * row_len writable floats; every one is written below
-    // before the slice is formed.
+    // before the slice is formed; reads stay within row iy of `plane` (body <= g.w).
     unsafe {
         for iy in 0..g.h {
             let d = dst.add(iy * row_len);
-            core::ptr::write_bytes(d, 0, left);
-            core::ptr::copy_nonoverlapping(plane.as_ptr().add(iy * g.w), d.add(left), body);
-            core::ptr::write_bytes(d.add(left + body), 0, row_len - left - body);
+            let s = plane.as_ptr().add(iy * g.w);
+            for j in 0..left {
+                *d.add(j) = z;
+            }
+            let d = d.add(left);
+            let mut j = 0;
+            while j + 4 <= body {
+                F32x4::load(s.add(j)).or_bits(zero).store(d.add(j));
+                j += 4;
+            }
+            while j < body {
+                *d.add(j) = f32::from_bits((*s.add(j)).to_bits() | z.to_bits());
+                j += 1;
+            }
+            for j in body..row_len - left {
+                *d.add(j) = z;
+            }
         }
         core::slice::from_raw_parts(dst, g.h * row_len)
     }
