@@ -41,7 +41,7 @@ const round = (x, digits = 4) => Number(x.toPrecision(digits));
 // Per-op adapters. `call(c, d)` builds the weights once and returns the timed call (copy the
 // activation in, run, copy the result out); `kernel(c, d)` returns a MatmulBench on resident buffers.
 const FUSED_ACT = { bias: 'none', 'bias+relu': 'relu', 'bias+gelu': 'gelu' };
-const ADAPTERS = {
+export const ADAPTERS = {
   matmul: {
     call(w, c, d) {
       const pm = new w.PackedMatrix(d.B, c.K, c.N);
