@@ -7,6 +7,7 @@ mod graph_common;
 
 use graph_common::{max_abs_diff, read_npy_f32};
 use wasm_bindgen_test::wasm_bindgen_test;
+#[cfg(wasmnn_models)]
 use wasmnn::graph::tokenizer::WordPiece;
 use wasmnn::graph::{Model, Tensor};
 
@@ -38,6 +39,9 @@ fn skip(test: &str) {
     eprintln!("{msg}");
 }
 
+// Only the embedded data is JSON bytes; without it (no ../shared/models at build time) these
+// helpers have no caller.
+#[cfg(wasmnn_models)]
 fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()
 }
@@ -55,6 +59,7 @@ fn f32_matrix(v: &serde_json::Value) -> Vec<f32> {
         .collect()
 }
 
+#[cfg(wasmnn_models)]
 fn int_matrix(v: &serde_json::Value) -> (Vec<usize>, Vec<i64>) {
     let rows = v.as_array().unwrap();
     let data: Vec<i64> = rows
