@@ -12,7 +12,7 @@
 //! written; the output is untouched on error.
 use crate::driver::{arena_scratch, grow, ASource, Buffers, KernelKind, Problem, Sizes};
 use crate::epilogue::{Epilogue, QOutput, RowScales};
-use crate::kernel::{relaxed_dot_is_pmaddubsw, KB, MR};
+use crate::kernel::{relaxed_dot_is_signed, KB, MR};
 use crate::matrix::QMatRef;
 use crate::pack::PackedQB;
 use crate::quantize::{min_max, params_from_range};
@@ -52,9 +52,10 @@ const ONE_THREAD: Split<'static> = Split {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KernelChoice {
     /// The fastest exact kernel for this build and engine: [`KernelChoice::Relaxed`] in a
-    /// relaxed-SIMD build on engines whose relaxed dot product is a native instruction,
-    /// [`KernelChoice::Baseline`] otherwise (including V8 on x86 without VNNI, which lowers the
-    /// relaxed dot product to five instructions: measured 42 vs 88 GOP/s).
+    /// relaxed-SIMD build on engines whose relaxed dot product is Arm's `sdot`,
+    /// [`KernelChoice::Baseline`] otherwise: V8 on x86 without VNNI lowers the relaxed dot
+    /// product to five instructions (measured 42 vs 88 GOP/s), and with VNNI the split kernel
+    /// still measured 12-15% slower than the baseline one (Chromium 156).
     #[default]
     Auto,
     /// `i32x4.dot_i16x8_s` on operands widened to i16 (every build).
@@ -103,7 +104,7 @@ fn resolve(k: KernelChoice) -> KernelKind {
         KernelChoice::Relaxed => KernelKind::Relaxed,
         KernelChoice::Auto => {
             if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"))
-                && !relaxed_dot_is_pmaddubsw()
+                && relaxed_dot_is_signed()
             {
                 KernelKind::Relaxed
             } else {
