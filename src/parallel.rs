@@ -69,7 +69,7 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Every pool thread is woken at once (one broadcast job each) and takes the next task index
 /// from a shared counter until none is left. Through `into_par_iter` the second thread started
 /// only after two wake-ups in a row (the first worker's, then the one it sends after splitting
-/// the range), and finished that much later; in a browser a wake-up is tens of microseconds.
+/// the range), and finished that much later.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
