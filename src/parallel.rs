@@ -25,12 +25,25 @@ pub fn pool_fixed() -> bool {
     }
 }
 
-/// Threads the pool runs (1 without the `threads` feature, or before `initThreadPool` on wasm).
+/// The cap of [`set_thread_limit`]; 0: none.
+static THREAD_LIMIT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Threads the kernels split their work over: the pool's threads (1 without the `threads`
+/// feature, or before `initThreadPool` on wasm), at most the [`set_thread_limit`] cap.
 ///
 /// ```
 /// assert!(wasmnn::parallel::threads() >= 1);
 /// ```
 pub fn threads() -> usize {
+    let pool = pool_threads();
+    match thread_limit() {
+        Some(limit) => pool.min(limit.get()),
+        None => pool,
+    }
+}
+
+/// Threads the pool runs, whatever the cap.
+pub(crate) fn pool_threads() -> usize {
     #[cfg(feature = "threads")]
     {
         POOL_FIXED.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -40,6 +53,37 @@ pub fn threads() -> usize {
     {
         1
     }
+}
+
+/// Caps the threads every later call splits its work over (`None`: all of the pool's).
+///
+/// A pool cannot be resized once started (on wasm, `initThreadPool` runs once per page), so this
+/// is how a caller runs on fewer threads later: to leave a core to the page, or to time 1 and 2
+/// threads side by side in one pool. Results are bit-identical for any cap. It is a process-wide
+/// setting; a call already running keeps the tiling it started with.
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use wasmnn::parallel::{set_thread_limit, thread_limit, threads};
+/// set_thread_limit(NonZeroUsize::new(1));
+/// assert_eq!(threads(), 1);
+/// set_thread_limit(None);
+/// assert_eq!(thread_limit(), None);
+/// ```
+pub fn set_thread_limit(limit: Option<core::num::NonZeroUsize>) {
+    THREAD_LIMIT.store(
+        limit.map_or(0, core::num::NonZeroUsize::get),
+        core::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// The cap set by [`set_thread_limit`], if any.
+///
+/// ```
+/// assert_eq!(wasmnn::parallel::thread_limit(), None);
+/// ```
+pub fn thread_limit() -> Option<core::num::NonZeroUsize> {
+    core::num::NonZeroUsize::new(THREAD_LIMIT.load(core::sync::atomic::Ordering::Relaxed))
 }
 
 /// Runs `f` on one of the pool's threads and returns its result (feature `threads`, more than
@@ -64,7 +108,8 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     f()
 }
 
-/// Runs `task(i)` for `i < count` on the pool (feature `threads`) or sequentially.
+/// Runs `task(i)` for `i < count` on [`threads`] threads of the pool (feature `threads`) or
+/// sequentially.
 ///
 /// Every pool thread is woken at once (one broadcast job each) and takes the next task index
 /// from a shared counter until none is left. Through `into_par_iter` the second thread started
@@ -81,18 +126,24 @@ pub fn parallel_for(count: usize, task: &(dyn Fn(usize) + Sync)) {
     #[cfg(feature = "threads")]
     {
         use core::sync::atomic::{AtomicUsize, Ordering};
-        POOL_FIXED.store(true, Ordering::Relaxed);
-        if count <= 1 || rayon::current_num_threads() <= 1 {
+        let workers = threads();
+        if count <= 1 || workers <= 1 {
             (0..count).for_each(task);
             return;
         }
         let next = AtomicUsize::new(0);
-        rayon::broadcast(|_| loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= count {
-                break;
+        rayon::broadcast(|ctx| {
+            // Threads past the cap of `set_thread_limit` take no task.
+            if ctx.index() >= workers {
+                return;
             }
-            task(i);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                task(i);
+            }
         });
     }
     #[cfg(not(feature = "threads"))]

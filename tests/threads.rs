@@ -79,6 +79,22 @@ async fn two_workers_give_identical_bits() -> Result<(), JsValue> {
         "rayon threads used"
     );
 
+    // A cap of 1 on the started pool: the caller runs every task; lifted, both workers again.
+    assert!(js::set_thread_limit(Some(0)).is_err());
+    js::set_thread_limit(Some(1)).map_err(JsValue::from)?;
+    assert_eq!(js::num_threads(), 1);
+    let seen = Mutex::new(HashSet::new());
+    parallel::parallel_for(64, &|_| {
+        seen.lock().unwrap().insert(rayon::current_thread_index());
+    });
+    assert_eq!(
+        seen.into_inner().unwrap(),
+        HashSet::from([None]),
+        "capped at 1"
+    );
+    js::set_thread_limit(None).map_err(JsValue::from)?;
+    assert_eq!(js::num_threads(), 2);
+
     // GEMM and Linear: kernel tilings for 1, 2, 4 threads, and the facade (2 threads).
     let mut seed = 5;
     let (m, k, n) = (150, 260, 200);

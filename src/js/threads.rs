@@ -24,11 +24,27 @@ extern "C" {
     static WORKER: Option<JsValue>;
 }
 
-/// Threads the kernels run on now (1 until `initThreadPool` resolves, or in a build without
-/// threads). Calling it before the pool was started fixes the pool at 1 thread.
+/// Threads the kernels run on now: the pool's (1 until `initThreadPool` resolves, or in a build
+/// without threads), at most the cap of [`set_thread_limit`]. Calling it before the pool was
+/// started fixes the pool at 1 thread.
 #[wasm_bindgen]
 pub fn num_threads() -> usize {
     crate::parallel::threads()
+}
+
+/// Caps the threads later calls use (`set_thread_limit(1)`), or lifts the cap
+/// (`set_thread_limit()`, `undefined`): the pool cannot be resized once started, so this is how
+/// a page runs on fewer threads later. Throws on 0. See [`crate::parallel::set_thread_limit`].
+#[wasm_bindgen]
+pub fn set_thread_limit(limit: Option<usize>) -> Result<(), JsError> {
+    let limit = match limit {
+        None => None,
+        Some(n) => Some(core::num::NonZeroUsize::new(n).ok_or_else(|| {
+            JsError::new("set_thread_limit: the limit must be at least 1 (no argument: no limit)")
+        })?),
+    };
+    crate::parallel::set_thread_limit(limit);
+    Ok(())
 }
 
 /// Whether this artefact was built with thread support (`initThreadPool` is exported).
@@ -97,7 +113,7 @@ fn unavailable(threads: usize) -> Option<String> {
             "startThreads({threads}): the thread pool is already fixed (with {} thread(s)) by an \
              earlier call; start threads once, right after init() and before any other wasmnn \
              call",
-            crate::parallel::threads()
+            crate::parallel::pool_threads()
         ));
     }
     None
