@@ -6,12 +6,15 @@
 //   node run.mjs --env node|chromium|all --build simd128[,relaxed|threads|relaxed-threads]
 //                [--peer wasmnn,ort-web,tfjs-wasm] [--op matmul,fused,model] [--shape "S1;S2"]
 //                [--threads 1,2] [--quick] [--pkg PATH/wasmnn.js] [--models DIR] [--chromium PATH]
+//                [--interleave-threads]
 //
 // Every (peer, threads, build) pair runs in a fresh Node child process (this script with
 // --child) or in a fresh page of one Chromium launched for the whole run: every runtime fixes its
 // thread pool at initialisation. Threads (> 1) of wasmnn need a threads build (`--build
 // threads`, bench/pkg-threads): its pool is started right after init, in the Worker (Chromium)
-// or through a worker_threads shim (Node).
+// or through a worker_threads shim (Node). --interleave-threads times 1 thread and N in that one
+// pool, alternating sample by sample (a thread cap, set_thread_limit): on a noisy host the
+// speedup of two separately timed runs mostly measures the drift between them.
 //
 // Op `model` (src/models.mjs) needs ../shared/models (or --models DIR / WASMNN_MODELS); its
 // reference output is ORT-web's, computed once per run in a Node child with 1 thread.
@@ -34,7 +37,7 @@ const BUILDS = ['simd128', 'relaxed', 'threads', 'relaxed-threads'];
 const PEER_IDS = ['wasmnn', 'ort-web', 'tfjs-wasm'];
 const USAGE = `usage: node run.mjs [--env node|chromium|all] [--build ${BUILDS.join('|')}[,...]] [--pkg PATH/wasmnn.js]`
   + ' [--peer wasmnn,ort-web,tfjs-wasm] [--op LIST] [--shape "S1;S2"] [--threads 1[,2]] [--quick]'
-  + ' [--models DIR] [--weights f32|int8] [--chromium PATH]\n'
+  + ' [--models DIR] [--weights f32|int8] [--chromium PATH] [--interleave-threads]\n'
   + `  ops: ${OPS.join(', ')} (default matmul)\n`
   + '  shapes: matmul/int8_matmul/int8_dyn MxKxN; fused "MxKxN bias|bias+relu|bias+gelu";'
   + ' conv "CxHxW->O kKsSpP" or "dwCxHxW kKsSpP"; softmax/layernorm RxC;'
@@ -55,7 +58,7 @@ const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 function parseArgs(argv) {
   const o = { env: 'node', build: 'simd128', pkg: null, peer: 'wasmnn', op: 'matmul', shape: null, threads: '1',
     quick: false, models: process.env.WASMNN_MODELS || path.join(HERE, '../../shared/models'), weights: 'f32',
-    chromium: process.env.CHROMIUM_PATH || '/usr/bin/chromium', child: null, help: false };
+    chromium: process.env.CHROMIUM_PATH || '/usr/bin/chromium', 'interleave-threads': false, child: null, help: false };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].startsWith('--') ? argv[i].slice(2) : null;
     if (key === null || !(key in o)) usageError(`unknown argument ${argv[i]}`);
@@ -83,6 +86,10 @@ function parseArgs(argv) {
   }
   const threadList = o.threads.split(',').map(Number);
   if (threadList.some((t) => !Number.isInteger(t) || t < 1)) usageError(`bad --threads ${o.threads}`);
+  const interleaveThreads = o['interleave-threads'];
+  if (interleaveThreads && (!builds.every((b) => b.endsWith('threads')) || !threadList.some((t) => t > 1))) {
+    usageError('--interleave-threads needs threads builds only and a --threads count above 1');
+  }
   const pkgs = {};
   if (peers.includes('wasmnn')) {
     for (const b of builds) {
@@ -95,7 +102,7 @@ function parseArgs(argv) {
   if (peers.some((p) => p !== 'wasmnn') && !fs.existsSync(path.join(HERE, 'node_modules/onnxruntime-web'))) {
     usageError(`peers need bench/node_modules: run \`npm ci\` in ${HERE}`);
   }
-  return { ...o, envs, builds, peers, ops, shapes, threadList, pkgs, models: path.resolve(o.models) };
+  return { ...o, envs, builds, peers, ops, shapes, threadList, pkgs, interleaveThreads, models: path.resolve(o.models) };
 }
 
 // ---- Model files: the reason they cannot be used (a visible skip), or null.
@@ -114,7 +121,8 @@ const readModelNode = (dir) => async (rel, kind) => fs.promises.readFile(path.jo
 async function runChild(job) {
   const emit = (r) => process.stdout.write(`${JSON.stringify(r)}\n`);
   const common = { env: 'node', threads: job.threads, ops: job.ops, shapes: job.shapes, quick: job.quick,
-    readModel: readModelNode(job.models), modelRefs: job.modelRefs, modelsMissing: job.modelsMissing, weights: job.weights };
+    readModel: readModelNode(job.models), modelRefs: job.modelRefs, modelsMissing: job.modelsMissing, weights: job.weights,
+    interleaveThreads: job.interleaveThreads };
   if (job.kind === 'wasmnn') {
     const threaded = job.build.endsWith('threads');
     // The threads package starts rayon's pool with Web Workers: a worker_threads shim provides them.
@@ -209,7 +217,7 @@ async function runChromium(args, shared, onRecord) {
       page.on('pageerror', (e) => process.stderr.write(`${tag} ${e}\n`));
       await page.exposeFunction('emitRecord', (r) => onRecord({ ...r, engine }));
       const opts = { threads: job.threads, ops: job.ops, shapes: job.shapes, quick: job.quick, engine,
-        modelRefs: job.modelRefs, modelsMissing: job.modelsMissing, weights: job.weights };
+        modelRefs: job.modelRefs, modelsMissing: job.modelsMissing, weights: job.weights, interleaveThreads: job.interleaveThreads };
       try {
         if (job.kind === 'wasmnn') {
           const pkgBase = `${origin}/pkg/${encodeURIComponent(path.basename(path.dirname(job.pkg)))}`;
@@ -246,6 +254,13 @@ function table(env, records) {
     lines.push(line([who, r.op, r.shape, fmt(r.median_ms, ' ms'), fmt(r.min_ms, ' ms'), rate, fmt(r.kernel_ms, ' ms') + kernelRate,
       r.check ?? 'n/v']));
   }
+  for (const r of records.filter((x) => x.interleaved_with === 1)) {
+    const one = records.find((x) => x.interleaved_with === r.threads && x.op === r.op && x.shape === r.shape && x.build === r.build);
+    if (!one) continue;
+    const ratio = (k) => (one[k] / r[k]).toFixed(2);
+    lines.push(`${r.build} ${r.op} ${r.shape}: ${r.threads} threads vs 1, interleaved: ${ratio('min_ms')}x (min), `
+      + `${ratio('p10_ms')}x (p10), ${ratio('median_ms')}x (median)`);
+  }
   const seen = new Set();
   for (const r of records.filter((x) => x.binary)) {
     const who = r.peer === 'wasmnn' ? `wasmnn ${r.build}` : r.peer;
@@ -270,7 +285,8 @@ async function modelRefs(args, shared) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.child) { await runChild(args.child); return; }
-  const shared = { ops: args.ops, shapes: args.shapes, quick: args.quick, models: args.models, weights: args.weights };
+  const shared = { ops: args.ops, shapes: args.shapes, quick: args.quick, models: args.models, weights: args.weights,
+    interleaveThreads: args.interleaveThreads };
   if (args.ops.includes('model')) {
     shared.modelsMissing = modelsMissing(args) ?? undefined;
     if (shared.modelsMissing) process.stderr.write(`[wasmnn] SKIPPING model cases: ${shared.modelsMissing}\n`);

@@ -36,6 +36,40 @@ export function measure(runBatch, budgetMs) {
   return { median: samples[samples.length >> 1], min: samples[0], reps: samples.length * batch, batch };
 }
 
+/**
+ * Times `runBatch(n)` under each of `setups` (e.g. a thread cap of 1, then none), alternating
+ * sample by sample so every variant sees the same moments of a noisy host; per variant: warm-up,
+ * a batch size making a sample last >= ~2 ms, then >= 5 samples each until the budget is spent.
+ * Each sample follows one untimed call of its variant, so it times the steady state (workers
+ * awake), as consecutive calls of one variant are.
+ * Returns per variant { median, p10, min, reps, batch }.
+ */
+export function measureInterleaved(setups, runBatch, budgetMs) {
+  const now = () => performance.now();
+  const batches = setups.map((setup) => {
+    setup();
+    let calls = 0;
+    const t0 = now();
+    while (calls < 3 || (now() - t0 < budgetMs / 20 && calls < 1000)) { runBatch(1); calls++; }
+    return Math.max(1, Math.ceil(2 / Math.max((now() - t0) / calls, 1e-4)));
+  });
+  const samples = setups.map(() => []);
+  const t0 = now();
+  while (samples[0].length < 5 || (now() - t0 < budgetMs && samples[0].length < 5000)) {
+    setups.forEach((setup, v) => {
+      setup();
+      runBatch(1); // untimed: a thread pool idle since the last switch wakes up here
+      const t = now();
+      runBatch(batches[v]);
+      samples[v].push((now() - t) / batches[v]);
+    });
+  }
+  return samples.map((s, v) => {
+    s.sort((a, b) => a - b);
+    return { median: s[s.length >> 1], p10: s[Math.floor(s.length / 10)], min: s[0], reps: s.length * batches[v], batch: batches[v] };
+  });
+}
+
 const round = (x, digits = 4) => Number(x.toPrecision(digits));
 
 // Per-op adapters. `call(c, d)` builds the weights once and returns the timed call (copy the
@@ -161,9 +195,11 @@ async function startThreads(wasm, threads) {
 }
 
 /**
- * opts: {env, build, threads, ops, shapes, quick, engine?, extra?,
+ * opts: {env, build, threads, ops, shapes, quick, engine?, extra?, interleaveThreads?,
  *        load: async () => ({wasm: initialised pkg namespace, binary: string}), emit(record),
  *        model cases: readModel(relPath, 'bytes'|'text'), modelRefs {shape: ORT output}, modelsMissing?, weights?}
+ * interleaveThreads (threads build, threads > 1): each case emits two records, 1 thread and
+ * `threads`, timed alternately in the one pool (`p10_ms` too, `interleaved_with`), no kernel_ms.
  */
 export async function runBench(opts) {
   const { env, build, threads, emit } = opts;
@@ -207,7 +243,25 @@ export async function runBench(opts) {
       call = adapter.call(wasm, c, d, opts);
       const verified = ref ? (adapter.check ?? check)(c, (call.fix ?? ((y) => y))(call.run()), ref, opts) : {};
       let sink = null;
-      const t = measure((n) => { for (let i = 0; i < n; i++) sink = call.run(); }, budget);
+      const runBatch = (n) => { for (let i = 0; i < n; i++) sink = call.run(); };
+      if (opts.interleaveThreads && threadsEffective > 1) {
+        // 1 thread and all of them in the same pool, alternating (set_thread_limit): the speedup
+        // without the drift between two separately timed runs.
+        const caps = [() => wasm.set_thread_limit(1), () => wasm.set_thread_limit()];
+        const ts = measureInterleaved(caps, runBatch, 3 * budget);
+        wasm.set_thread_limit();
+        ts.forEach((t, v) => {
+          const n = v ? threadsEffective : 1;
+          emit({
+            ...rec, threads: n, median_ms: round(t.median), p10_ms: round(t.p10), min_ms: round(t.min), reps: t.reps,
+            batch: t.batch, gflops: c.flops ? round(c.flops / t.median / 1e6) : null,
+            gbps: c.bytes ? round(c.bytes / t.median / 1e6) : undefined, ...common, threads_effective: n,
+            interleaved_with: v ? 1 : threadsEffective, ...verified, ...(call.info ?? {}), ...extra,
+          });
+        });
+        continue;
+      }
+      const t = measure(runBatch, budget);
       const outLen = adapter.outLen ? adapter.outLen(c) : c.M * c.N;
       if (sink?.length !== outLen) throw new Error(`output has ${sink?.length} elements, expected ${outLen}`);
       const callInfo = call.info ?? {};

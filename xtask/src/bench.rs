@@ -25,11 +25,14 @@ const RELAXED_THREADS_TARGET_DIR: &str = "target/relaxed-threads";
 const USAGE: &str =
     "cargo xtask bench [--env node|chromium] [--op matmul,...] [--shape \"S1;S2\"] \
                      [--threads 1[,2]] [--build simd128|relaxed|threads|relaxed-threads|all] \
-                     [--quick] [--peers] [--peers-from-shared] [--weights f32|int8] [--out FILE]
+                     [--quick] [--peers] [--peers-from-shared] [--weights f32|int8] [--out FILE] \
+                     [--interleave-threads]
   --op model --shape \"minilm-seq14;minilm-seq128;mobilenetv3-textdir\": whole models (../shared/models);
   --weights int8: the graph runner quantizes wasmnn's weights (model cases)
   --threads with a count > 1 selects the threads flavour of each build (bench/pkg-threads: \
-nightly build-std + shared memory), which then runs every listed count, 1 included";
+nightly build-std + shared memory), which then runs every listed count, 1 included
+  --interleave-threads (with --threads 2): wasmnn times 1 thread and 2 in one pool, alternating \
+sample by sample (records for both, with p10_ms), for a speedup a noisy host cannot skew";
 
 /// One wasm artefact flavour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +145,7 @@ pub struct Opts {
     quick: bool,
     peers: bool,
     peers_from_shared: bool,
+    interleave_threads: bool,
     out: Option<PathBuf>,
 }
 
@@ -202,6 +206,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         quick: a.flag("--quick"),
         peers: a.flag("--peers"),
         peers_from_shared: a.flag("--peers-from-shared"),
+        interleave_threads: a.flag("--interleave-threads"),
         out: a.value("--out")?.map(PathBuf::from),
     };
     a.finish()
@@ -224,6 +229,15 @@ fn case_args(opts: &Opts, default_threads: Option<&str>) -> Vec<String> {
     push("--weights", opts.weights.as_deref());
     if opts.quick {
         v.push("--quick".into());
+    }
+    v
+}
+
+/// Flags only our runner (bench/run.mjs) knows.
+fn runner_args(opts: &Opts) -> Vec<String> {
+    let mut v = Vec::new();
+    if opts.interleave_threads {
+        v.push("--interleave-threads".into());
     }
     v
 }
@@ -258,6 +272,7 @@ pub fn run(opts: &Opts) -> Result {
         .args(["bench/run.mjs", "--env", &opts.env])
         .args(["--build", &builds.join(","), "--peer", peers])
         .args(case_args(opts, None))
+        .args(runner_args(opts))
         .run_lines(|line| sink.line(line))?;
     if opts.peers_from_shared {
         run_peers(opts, &mut sink)?;
