@@ -60,7 +60,8 @@ impl Stage {
                 "native cargo test --workspace (portable), then feature threads (rayon pools)"
             }
             Stage::Miri => {
-                "cargo +nightly-2026-05-20 miri test -p wasmnn-arena (undefined behaviour check)"
+                "cargo +nightly-2026-05-20 miri test: wasmnn-arena, the kernels' and int8 bounds tests \
+                 (undefined behaviour check)"
             }
             Stage::Node => "wasm32 simd128 in Node",
             Stage::Chromium => "wasm32 simd128 in headless Chromium",
@@ -217,15 +218,35 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
             // GEMM / Linear / conv inside rayon pools of 1, 2 and 4 threads.
             Cmd::cargo()
                 .args(["test", "-p", "wasmnn", "--features", "threads"])
-                .args(["--test", "parallel"])
+                .args(["--test", "parallel", "--test", "thread_limit"])
                 .run()
         }
         // `+toolchain` must win over the RUSTUP_TOOLCHAIN that `cargo xtask` inherits.
-        Stage::Miri => Cmd::cargo()
-            .arg(format!("+{NIGHTLY}"))
-            .args(["miri", "test", "-p", "wasmnn-arena"])
-            .env_remove("RUSTUP_TOOLCHAIN")
-            .run(),
+        // Strict provenance: an integer-to-pointer cast would let Miri miss out-of-bounds
+        // accesses, so none is allowed. The kernels' bounds tests put every kernel at the ends
+        // of exact-size buffers; libm's soft floats replace its x86 `sqrtss` asm, which Miri
+        // cannot run.
+        Stage::Miri => {
+            let miri = |args: &[&str]| {
+                Cmd::cargo()
+                    .arg(format!("+{NIGHTLY}"))
+                    .args(["miri", "test"])
+                    .args(args)
+                    .env("MIRIFLAGS", "-Zmiri-strict-provenance")
+                    .env_remove("RUSTUP_TOOLCHAIN")
+                    .run()
+            };
+            miri(&["-p", "wasmnn-arena"])?;
+            miri(&[
+                "-p",
+                "wasmnn-kernels",
+                "--features",
+                "libm/force-soft-floats",
+                "--test",
+                "bounds",
+            ])?;
+            miri(&["-p", "wasmnn-quant", "--test", "bounds"])
+        }
         Stage::Node => wasm_test(false, None),
         Stage::Chromium => wasm_test(false, Some(tools)),
         Stage::RelaxedNode => wasm_test(true, None),

@@ -2,6 +2,8 @@
 //! deterministic proptest runner.
 #![allow(dead_code)]
 
+pub mod conv;
+
 /// SplitMix64: tiny, deterministic, identical on every target.
 pub struct Rng(u64);
 impl Rng {
