@@ -6,6 +6,7 @@
 //!   are copied there with their horizontal padding materialised, so every pixel takes the
 //!   vector path, at horizontal stride 1 or 2 (two loads and a shuffle); otherwise only pixels
 //!   whose window is inside the row at stride 1 do, the rest go one at a time.
+use super::gather::{gather4, gather_reach};
 use super::{ConvEpilogue, Geometry, TensorLayout};
 use crate::epilogue::Activation;
 use crate::simd::F32x4;
@@ -384,23 +385,6 @@ unsafe fn pad_rows<'a>(g: &Geometry, plane: &[f32], row_len: usize, dst: *mut f3
     }
 }
 
-/// Four adjacent outputs' inputs at horizontal stride `S` (1 or 2) from `p`: one load, or two
-/// and a shuffle.
-///
-/// # Safety
-/// `p[0 .. 4 * S]` readable.
-#[inline(always)]
-unsafe fn gather<const S: usize>(p: *const f32) -> F32x4 {
-    // SAFETY: the caller's range.
-    unsafe {
-        if S == 1 {
-            F32x4::load(p)
-        } else {
-            F32x4::even_lanes(F32x4::load(p), F32x4::load(p.add(4)))
-        }
-    }
-}
-
 /// One NCHW output plane (`dst`, `g.ho x g.wo`) of a depthwise layer with horizontal stride `S`
 /// (1 or 2, checked by the caller) from the padded rows of [`pad_rows`]: blocks of 16 then 4
 /// adjacent outputs, the last block stored partially; bias only (the activation and residual
@@ -436,10 +420,10 @@ fn padded_plane<const K: usize, const S: usize>(
                     // SAFETY: kx * d + 16 S <= the slice length checked above.
                     unsafe {
                         let p = row.add(kx * d);
-                        acc[0] = gather::<S>(p).mul_add(*t, acc[0]);
-                        acc[1] = gather::<S>(p.add(4 * S)).mul_add(*t, acc[1]);
-                        acc[2] = gather::<S>(p.add(8 * S)).mul_add(*t, acc[2]);
-                        acc[3] = gather::<S>(p.add(12 * S)).mul_add(*t, acc[3]);
+                        acc[0] = gather4::<S>(p).mul_add(*t, acc[0]);
+                        acc[1] = gather4::<S>(p.add(4 * S)).mul_add(*t, acc[1]);
+                        acc[2] = gather4::<S>(p.add(8 * S)).mul_add(*t, acc[2]);
+                        acc[3] = gather4::<S>(p.add(12 * S)).mul_add(*t, acc[3]);
                     }
                 }
             }
@@ -455,10 +439,10 @@ fn padded_plane<const K: usize, const S: usize>(
             let mut acc = F32x4::splat(bias);
             for ky in kys.clone() {
                 let iy = iy0 + ky * g.p.dilation_h - g.p.pad_top;
-                let row = rows[iy * row_len + S * ox..][..4 * S + (kw - 1) * d].as_ptr();
+                let row = rows[iy * row_len + S * ox..][..gather_reach(S) + (kw - 1) * d].as_ptr();
                 for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
-                    // SAFETY: kx * d + 4 S <= the slice length checked above.
-                    acc = unsafe { gather::<S>(row.add(kx * d)) }.mul_add(*t, acc);
+                    // SAFETY: kx * d + gather_reach(S) <= the slice length checked above.
+                    acc = unsafe { gather4::<S>(row.add(kx * d)) }.mul_add(*t, acc);
                 }
             }
             if lanes == 4 {

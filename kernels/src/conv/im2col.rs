@@ -12,10 +12,10 @@
 //! - NHWC, all four windows inside the image: four contiguous channel runs, transposed 4x4 at
 //!   a time ([`pack_a`]);
 //! - anything else (padding, row wrap, strides, dilation): one element at a time.
+use super::gather::{gather_channels, gather_reach};
 use super::{Geometry, TensorLayout};
 use crate::gemm::kernel::{pack_a, MR};
 use crate::gemm::PackA;
-use crate::simd::F32x4;
 
 /// The A matrix of image `n`, channel group `c0 .. c0 + cg`: `ho * wo` rows (output pixels),
 /// `kh * kw * cg` columns.
@@ -150,11 +150,33 @@ impl Im2col<'_> {
     #[inline(always)]
     unsafe fn pack_window_inside(&self, oy: usize, ox: usize, dst: *mut f32) -> bool {
         let g = self.geo;
-        let (kh, kw, sw) = (g.p.kernel_h, g.p.kernel_w, g.p.stride_w);
-        let (dh, dw) = (g.p.dilation_h, g.p.dilation_w);
-        if g.layout != TensorLayout::Nchw || !(sw == 1 || sw == 2) {
+        if g.layout != TensorLayout::Nchw {
             return false;
         }
+        // SAFETY: forwarded contract.
+        unsafe {
+            match g.p.stride_w {
+                1 => self.pack_window_inside_at::<1>(oy, ox, dst),
+                2 => self.pack_window_inside_at::<2>(oy, ox, dst),
+                _ => false,
+            }
+        }
+    }
+
+    /// [`Self::pack_window_inside`] at horizontal stride `S`.
+    ///
+    /// # Safety
+    /// As [`Self::pack_window_inside`]; `S` is the layer's horizontal stride.
+    #[inline(always)]
+    unsafe fn pack_window_inside_at<const S: usize>(
+        &self,
+        oy: usize,
+        ox: usize,
+        dst: *mut f32,
+    ) -> bool {
+        let g = self.geo;
+        let (kh, kw) = (g.p.kernel_h, g.p.kernel_w);
+        let (dh, dw) = (g.p.dilation_h, g.p.dilation_w);
         // First and last rows and columns the four windows touch.
         let (Some(iy), Some(_), Some(ix), Some(_)) = (
             g.in_y(oy, 0),
@@ -166,9 +188,8 @@ impl Im2col<'_> {
         };
         let plane = g.h * g.w;
         let base = (self.n * g.c_in + self.c0) * plane + iy * g.w + ix;
-        // Furthest float read: the last channel, tap row and tap column, plus the 4 (stride 1)
-        // or 8 (stride 2, the eighth possibly past the row) floats of a gather.
-        let reach = (self.cg - 1) * plane + (kh - 1) * dh * g.w + (kw - 1) * dw + 4 * sw;
+        // Furthest float read: the last channel's gather at the last tap row and column.
+        let reach = (self.cg - 1) * plane + (kh - 1) * dh * g.w + (kw - 1) * dw + gather_reach(S);
         if base + reach > self.input.len() {
             return false;
         }
@@ -177,20 +198,11 @@ impl Im2col<'_> {
         for ky in 0..kh {
             let row = src.wrapping_add(ky * dh * g.w);
             for kx in 0..kw {
-                let tap = row.wrapping_add(kx * dw);
-                for c in 0..self.cg {
-                    // SAFETY: every read is within `base + reach` (checked above), and `d`
-                    // advances MR floats per (tap, channel): kh * kw * cg * MR in all.
-                    unsafe {
-                        let p = tap.wrapping_add(c * plane);
-                        let v = if sw == 1 {
-                            F32x4::load(p)
-                        } else {
-                            F32x4::even_lanes(F32x4::load(p), F32x4::load(p.add(4)))
-                        };
-                        v.store(d);
-                        d = d.add(MR);
-                    }
+                // SAFETY: every read is within `base + reach` (checked above), and `d` advances
+                // cg * MR floats per tap: kh * kw * cg * MR in all.
+                unsafe {
+                    gather_channels::<S>(row.wrapping_add(kx * dw), plane, self.cg, d);
+                    d = d.add(self.cg * MR);
                 }
             }
         }
@@ -228,29 +240,22 @@ impl Im2col<'_> {
             TensorLayout::Nchw => {
                 let plane = g.h * g.w;
                 let base = (self.n * g.c_in + c) * plane + a0;
+                // Furthest float read: the last channel's gather (at stride 2 its eighth float
+                // may lie past the row).
+                let reach = base + (len - 1) * plane + gather_reach(sw);
+                if !(sw == 1 || sw == 2) || reach > self.input.len() {
+                    return false;
+                }
                 let src = self.input.as_ptr().wrapping_add(base);
-                if sw == 1 {
-                    for q in 0..len {
-                        // SAFETY: pixels a0..a0+4 of plane c + q are input elements
-                        // (c + q < c0 + cg <= c_in, checked columns); d has len * MR floats.
-                        unsafe { F32x4::load(src.wrapping_add(q * plane)).store(d.add(q * MR)) };
+                // SAFETY: every gather is within `reach` (checked); d has len * MR floats.
+                unsafe {
+                    if sw == 1 {
+                        gather_channels::<1>(src, plane, len, d);
+                    } else {
+                        gather_channels::<2>(src, plane, len, d);
                     }
-                    return true;
                 }
-                // Stride 2: every second float of eight, the eighth possibly past the row.
-                if sw == 2 && base + (len - 1) * plane + 8 <= self.input.len() {
-                    for q in 0..len {
-                        // SAFETY: floats base + q plane .. + 8 are inside the input (checked
-                        // for the furthest one); d has len * MR floats.
-                        unsafe {
-                            let s = src.wrapping_add(q * plane);
-                            let v = F32x4::even_lanes(F32x4::load(s), F32x4::load(s.add(4)));
-                            v.store(d.add(q * MR));
-                        }
-                    }
-                    return true;
-                }
-                false
+                true
             }
             TensorLayout::Nhwc => {
                 let image = self.n * g.h * g.w;

@@ -16,6 +16,7 @@
 //! GEMM is tiled in 2-D by [`crate::gemm_packed_par`]. Blocks never depend on the thread
 //! count, so the result is bit-identical for any number of threads.
 mod depthwise;
+mod gather;
 mod im2col;
 pub mod layout;
 pub mod pool;
