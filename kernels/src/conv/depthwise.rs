@@ -407,17 +407,35 @@ fn padded_plane<const K: usize, const S: usize>(
     debug_assert!(kw == g.p.kernel_w && d == g.p.dilation_w && S == g.p.stride_w);
     for oy in 0..g.ho {
         let kys = tap_ranges(g, oy, 0).0;
-        let iy0 = oy * g.p.stride_h;
+        // The window rows inside the image are padded rows first_row, first_row + row_step,
+        // ...; their taps start at splat[kys.start * kw]. Walking them with running pointers
+        // spares every block two multiplications and four bounds checks per window row.
+        let rows_in = kys.len();
+        let first_row = if rows_in == 0 {
+            0
+        } else {
+            (oy * g.p.stride_h + kys.start * g.p.dilation_h - g.p.pad_top) * row_len
+        };
+        let row_step = g.p.dilation_h * row_len;
+        let taps = &splat[kys.start * kw..kys.end * kw];
+        // Floats a block of `outputs` reads from the start of its first window row.
+        let reads = |outputs: usize| {
+            let one_row = S * (outputs - 4) + gather_reach(S) + (kw - 1) * d;
+            match rows_in {
+                0 => 0,
+                n => (n - 1) * row_step + one_row,
+            }
+        };
         let mut ox = 0;
         while ox + 16 <= g.wo {
             let mut acc = [F32x4::splat(bias); 4];
-            for ky in kys.clone() {
-                let iy = iy0 + ky * g.p.dilation_h - g.p.pad_top;
-                // Padded column S ox is the window's first column; the block reads
-                // 16 S + (kw-1) d floats.
-                let row = rows[iy * row_len + S * ox..][..16 * S + (kw - 1) * d].as_ptr();
-                for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
-                    // SAFETY: kx * d + 16 S <= the slice length checked above.
+            // Padded column S ox is the window's first column. One bounds check for the block.
+            let start = first_row + S * ox;
+            let mut row = rows[start..start + reads(16)].as_ptr();
+            for tap_row in taps.chunks_exact(kw) {
+                for (kx, t) in tap_row.iter().enumerate() {
+                    // SAFETY: window row i of the block reads row_step * i + kx d + 16 S floats
+                    // from `start`, at most reads(16) (checked above).
                     unsafe {
                         let p = row.add(kx * d);
                         acc[0] = gather4::<S>(p).mul_add(*t, acc[0]);
@@ -426,6 +444,7 @@ fn padded_plane<const K: usize, const S: usize>(
                         acc[3] = gather4::<S>(p.add(12 * S)).mul_add(*t, acc[3]);
                     }
                 }
+                row = row.wrapping_add(row_step);
             }
             for (v, a) in acc.into_iter().enumerate() {
                 store_n(dst, oy * g.wo + ox + 4 * v, 4, a);
@@ -437,13 +456,15 @@ fn padded_plane<const K: usize, const S: usize>(
             // up to 4).
             let lanes = (g.wo - ox).min(4);
             let mut acc = F32x4::splat(bias);
-            for ky in kys.clone() {
-                let iy = iy0 + ky * g.p.dilation_h - g.p.pad_top;
-                let row = rows[iy * row_len + S * ox..][..gather_reach(S) + (kw - 1) * d].as_ptr();
-                for (kx, t) in splat[ky * kw..(ky + 1) * kw].iter().enumerate() {
-                    // SAFETY: kx * d + gather_reach(S) <= the slice length checked above.
+            let start = first_row + S * ox;
+            let mut row = rows[start..start + reads(4)].as_ptr();
+            for tap_row in taps.chunks_exact(kw) {
+                for (kx, t) in tap_row.iter().enumerate() {
+                    // SAFETY: window row i reads row_step * i + kx d + gather_reach(S) floats
+                    // from `start`, at most reads(4) (checked above).
                     acc = unsafe { gather4::<S>(row.add(kx * d)) }.mul_add(*t, acc);
                 }
+                row = row.wrapping_add(row_step);
             }
             if lanes == 4 {
                 store_n(dst, oy * g.wo + ox, 4, acc);
