@@ -14,7 +14,7 @@ use super::kernel::{
     pack_a, pack_a_col_major, tile_1x32, tile_4x8, tile_4x8_packed, Tile, GEMV_PANELS, MR, NR,
 };
 use super::pack::PackedB;
-use super::tile::{finish_tile, Finish, Strided};
+use super::tile::{finish_simple, finish_tile, Finish, SimpleFinish, Strided};
 use crate::epilogue::EpilogueOp;
 use core::mem::MaybeUninit;
 use core::ops::Range;
@@ -98,6 +98,26 @@ unsafe fn packed_tile(kc: usize, a: *const f32, b: *const f32) -> Tile<MR> {
     unsafe { tile_4x8_packed(kc, a, b) }
 }
 
+/// [`tile_4x8_packed`] and [`finish_simple`] in one function of their own: the tile goes from
+/// registers to C without the round trip through memory of a returned tile, and the finish gets
+/// the registers of a small function (see [`SimpleFinish`]).
+///
+/// # Safety
+/// As [`tile_4x8_packed`] and [`finish_simple`].
+#[inline(never)]
+unsafe fn packed_tile_simple(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: Strided<*mut f32>,
+    i0: usize,
+    j0: usize,
+    s: &SimpleFinish<'_>,
+) {
+    // SAFETY: forwarded contract.
+    unsafe { finish_simple(tile_4x8_packed(kc, a, b), c, i0, j0, s) }
+}
+
 /// [`tile_1x32`] as a function of its own, for the same reason as [`packed_tile`] (inlined into
 /// the driver, Node 20's V8 compiled the GEMV loop worse).
 ///
@@ -162,6 +182,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                 last_k_block: kb + 1 == k_blocks,
                 ops: p.ops,
             };
+            let simple = SimpleFinish::of(&fin);
             // Panel q of this K block (layout in pack.rs). In bounds: q < n_padded / NR.
             let panel = |j: usize| bdata.wrapping_add(k0 * n_padded + (j / NR) * kcl * NR);
             // Row i of A at column k0.
@@ -207,11 +228,20 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                         let b = panel(jr);
                         for s in 0..strips {
                             let r0 = ic + s * MR;
+                            let rows = MR.min(ic_end - r0);
+                            let a = a_pack.wrapping_add(s * kcl * MR);
                             // SAFETY: strip s was packed above; panel in bounds (caller); the
                             // tile's rows r0.. (at most MR, < m) and columns are in C.
                             unsafe {
-                                let acc = packed_tile(kcl, a_pack.add(s * kcl * MR), b);
-                                finish_tile(acc, p.c, r0, jr, MR.min(ic_end - r0), ncols, &fin);
+                                match &simple {
+                                    Some(f) if rows == MR && ncols == NR => {
+                                        packed_tile_simple(kcl, a, b, p.c, r0, jr, f)
+                                    }
+                                    _ => {
+                                        let acc = packed_tile(kcl, a, b);
+                                        finish_tile(acc, p.c, r0, jr, rows, ncols, &fin);
+                                    }
+                                }
                             }
                         }
                     }
