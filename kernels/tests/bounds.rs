@@ -27,8 +27,9 @@ fn conv_windows_at_the_end_of_the_input() {
     let mut rng = Rng::new(21);
     let k3 = Conv2dParams::new(3, 3);
     // Stride 2, 3 x 9: one strip of four outputs whose last gather (tap column 2) would read
-    // floats 2..10 of a 9-float row, past the end of the last channel's last row.
-    for c in [1, 2] {
+    // floats 2..10 of a 9-float row, past the end of the last channel's last row (3 channels:
+    // the RGB copy of the window packer).
+    for c in [1, 2, 3] {
         check_conv(
             1,
             c,

@@ -35,6 +35,12 @@ impl PackA for Im2col<'_> {
         // Mostly the four pixels are real and on one output row: one division, not four.
         let (oy0, ox0) = (r0 / g.wo, r0 % g.wo);
         let one_row = r0 + MR <= end && ox0 + MR <= g.wo;
+        if one_row && k0 == 0 && kc == g.p.kernel_h * g.p.kernel_w * self.cg {
+            // SAFETY: forwarded contract (the whole depth of four real pixels of one row).
+            if unsafe { self.pack_window_inside(oy0, ox0, dst) } {
+                return;
+            }
+        }
         let pixels: [(usize, usize); MR] = core::array::from_fn(|r| {
             if one_row {
                 (oy0, ox0 + r)
@@ -43,12 +49,6 @@ impl PackA for Im2col<'_> {
                 (p / g.wo, p % g.wo)
             }
         });
-        if one_row && k0 == 0 && kc == g.p.kernel_h * g.p.kernel_w * self.cg {
-            // SAFETY: forwarded contract (the whole depth of four real pixels of one row).
-            if unsafe { self.pack_window_inside(oy0, ox0, dst) } {
-                return;
-            }
-        }
         // Walk the taps from depth k0 on, each tap a run of channels (no division per tap).
         let (kw, cg) = (g.p.kernel_w, self.cg);
         let (mut ky, mut kx) = (k0 / cg / kw, k0 / cg % kw);
@@ -155,25 +155,30 @@ impl Im2col<'_> {
         }
         // SAFETY: forwarded contract.
         unsafe {
-            match g.p.stride_w {
-                1 => self.pack_window_inside_at::<1>(oy, ox, dst),
-                2 => self.pack_window_inside_at::<2>(oy, ox, dst),
+            // Three channels (an RGB first layer): the channel loop unrolled.
+            match (g.p.stride_w, self.cg) {
+                (1, 3) => self.pack_window_inside_at::<1, 3>(oy, ox, dst),
+                (2, 3) => self.pack_window_inside_at::<2, 3>(oy, ox, dst),
+                (1, _) => self.pack_window_inside_at::<1, 0>(oy, ox, dst),
+                (2, _) => self.pack_window_inside_at::<2, 0>(oy, ox, dst),
                 _ => false,
             }
         }
     }
 
-    /// [`Self::pack_window_inside`] at horizontal stride `S`.
+    /// [`Self::pack_window_inside`] at horizontal stride `S`, for `C` channels (0: any).
     ///
     /// # Safety
-    /// As [`Self::pack_window_inside`]; `S` is the layer's horizontal stride.
+    /// As [`Self::pack_window_inside`]; `S` is the layer's horizontal stride, `C` 0 or `cg`.
     #[inline(always)]
-    unsafe fn pack_window_inside_at<const S: usize>(
+    unsafe fn pack_window_inside_at<const S: usize, const C: usize>(
         &self,
         oy: usize,
         ox: usize,
         dst: *mut f32,
     ) -> bool {
+        debug_assert!(C == 0 || C == self.cg);
+        let cg = if C == 0 { self.cg } else { C };
         let g = self.geo;
         let (kh, kw) = (g.p.kernel_h, g.p.kernel_w);
         let (dh, dw) = (g.p.dilation_h, g.p.dilation_w);
@@ -189,7 +194,7 @@ impl Im2col<'_> {
         let plane = g.h * g.w;
         let base = (self.n * g.c_in + self.c0) * plane + iy * g.w + ix;
         // Furthest float read: the last channel's gather at the last tap row and column.
-        let reach = (self.cg - 1) * plane + (kh - 1) * dh * g.w + (kw - 1) * dw + gather_reach(S);
+        let reach = (cg - 1) * plane + (kh - 1) * dh * g.w + (kw - 1) * dw + gather_reach(S);
         if base + reach > self.input.len() {
             return false;
         }
@@ -201,8 +206,8 @@ impl Im2col<'_> {
                 // SAFETY: every read is within `base + reach` (checked above), and `d` advances
                 // cg * MR floats per tap: kh * kw * cg * MR in all.
                 unsafe {
-                    gather_channels::<S>(row.wrapping_add(kx * dw), plane, self.cg, d);
-                    d = d.add(self.cg * MR);
+                    gather_channels::<S>(row.wrapping_add(kx * dw), plane, cg, d);
+                    d = d.add(cg * MR);
                 }
             }
         }
