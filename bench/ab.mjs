@@ -12,17 +12,11 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeInputs, parseCase } from './src/cases.mjs';
-import { ensureRelaxedSimd, loadPkgNode, wasmPathOf } from './src/node.mjs';
+import { ensureRelaxedSimd, loadPkgNode, optionReader, wasmPathOf } from './src/node.mjs';
 import { ADAPTERS } from './src/runner.mjs';
 
 const USAGE = 'usage: node bench/ab.mjs --op OP --shape SHAPE --a PKG_JS --b PKG_JS [--samples N] [--per N]';
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  if (i + 1 >= args.length) throw new Error(`${name} needs a value\n${USAGE}`);
-  return args[i + 1];
-};
+const opt = optionReader(process.argv.slice(2), USAGE);
 const [op, shape, a, b] = ['--op', '--shape', '--a', '--b'].map((name) => opt(name));
 if (!op || !shape || !a || !b) {
   console.error(USAGE);

@@ -18,20 +18,14 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { check, makeInputs, parseCase, reference, VERIFY_MAX_FLOPS } from './src/cases.mjs';
-import { ensureRelaxedSimd, loadPkgNode, wasmPathOf } from './src/node.mjs';
+import { ensureRelaxedSimd, loadPkgNode, optionReader, wasmPathOf } from './src/node.mjs';
 import { createOrtPeer } from './src/peers/ort.mjs';
 import { createTfjsPeer } from './src/peers/tfjs.mjs';
 import { ADAPTERS } from './src/runner.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const USAGE = 'usage: node bench/side.mjs --op OP --shape SHAPE [--pkg PKG_JS] [--samples N] [--peer ort-web,tfjs-wasm]';
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  if (i + 1 >= args.length) throw new Error(`${name} needs a value\n${USAGE}`);
-  return args[i + 1];
-};
+const opt = optionReader(process.argv.slice(2), USAGE);
 const [op, shape] = ['--op', '--shape'].map((name) => opt(name));
 if (!op || !shape) {
   console.error(USAGE);

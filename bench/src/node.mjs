@@ -59,3 +59,16 @@ export async function loadPkgNode(pkgJs, instance) {
   await wasm.default({ module_or_path: fs.readFileSync(wasmFile) });
   return { wasm, binary: binaryLabel(wasmFile) };
 }
+
+/**
+ * `opt(name, fallback)` over command-line `args`: the value after `--name`, or `fallback`;
+ * throws (with `usage`) when the flag is last, without a value.
+ */
+export function optionReader(args, usage) {
+  return (name, fallback) => {
+    const i = args.indexOf(name);
+    if (i < 0) return fallback;
+    if (i + 1 >= args.length) throw new Error(`${name} needs a value\n${usage}`);
+    return args[i + 1];
+  };
+}
