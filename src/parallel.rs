@@ -59,8 +59,9 @@ pub(crate) fn pool_threads() -> usize {
 ///
 /// A pool cannot be resized once started (on wasm, `initThreadPool` runs once per page), so this
 /// is how a caller runs on fewer threads later: to leave a core to the page, or to time 1 and 2
-/// threads side by side in one pool. Results are bit-identical for any cap. It is a process-wide
-/// setting; a call already running keeps the tiling it started with.
+/// threads side by side in one pool. It is a process-wide setting. Results are bit-identical
+/// for any cap, also for a call running while the cap changes (its tasks are then shared by the
+/// old or the new number of threads).
 ///
 /// ```
 /// use std::num::NonZeroUsize;
