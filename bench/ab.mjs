@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeInputs, parseCase } from './src/cases.mjs';
 import { ensureRelaxedSimd, loadPkgNode, optionReader, wasmPathOf } from './src/node.mjs';
-import { ADAPTERS } from './src/runner.mjs';
+import { ADAPTERS, spread } from './src/runner.mjs';
 
 const USAGE = 'usage: node bench/ab.mjs --op OP --shape SHAPE --a PKG_JS --b PKG_JS [--samples N] [--per N]';
 const opt = optionReader(process.argv.slice(2), USAGE);
@@ -47,11 +47,7 @@ for (let s = 0; s < samples; s++) {
     times[v].push((performance.now() - t) / per);
   });
 }
-const stats = times.map((t) => {
-  t.sort((x, y) => x - y);
-  const q = (f) => t[Math.min(t.length - 1, Math.floor(t.length * f))];
-  return { min: t[0], p10: q(0.1), median: q(0.5) };
-});
+const stats = times.map(spread);
 const ms = (x) => `${x.toPrecision(4)} ms`;
 for (const [name, s] of [['A', stats[0]], ['B', stats[1]]]) {
   console.log(`${name}: min ${ms(s.min)}  p10 ${ms(s.p10)}  median ${ms(s.median)}`);

@@ -21,7 +21,7 @@ import { check, makeInputs, parseCase, reference, VERIFY_MAX_FLOPS } from './src
 import { ensureRelaxedSimd, loadPkgNode, optionReader, wasmPathOf } from './src/node.mjs';
 import { createOrtPeer } from './src/peers/ort.mjs';
 import { createTfjsPeer } from './src/peers/tfjs.mjs';
-import { ADAPTERS } from './src/runner.mjs';
+import { ADAPTERS, spread } from './src/runner.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const USAGE = 'usage: node bench/side.mjs --op OP --shape SHAPE [--pkg PKG_JS] [--samples N] [--peer ort-web,tfjs-wasm]';
@@ -93,10 +93,8 @@ for (let s = 0; s < samples; s++) {
     r.times.push((performance.now() - t) / r.batch);
   }
 }
-const stat = (t, f) => t[Math.min(t.length - 1, Math.floor(t.length * f))];
 for (const r of runtimes) {
-  r.times.sort((x, y) => x - y);
-  r.s = { min: r.times[0], p10: stat(r.times, 0.1), median: stat(r.times, 0.5) };
+  r.s = spread(r.times);
   await r.dispose();
 }
 const ms = (x) => `${x.toPrecision(4)} ms`;

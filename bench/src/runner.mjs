@@ -32,8 +32,14 @@ export function measure(runBatch, budgetMs) {
     runBatch(batch);
     samples.push((now() - t) / batch);
   }
+  return { ...spread(samples), reps: samples.length * batch, batch };
+}
+
+/** `{ min, p10, median }` of per-call times (sorts `samples` in place). */
+export function spread(samples) {
   samples.sort((a, b) => a - b);
-  return { median: samples[samples.length >> 1], min: samples[0], reps: samples.length * batch, batch };
+  const at = (f) => samples[Math.min(samples.length - 1, Math.floor(samples.length * f))];
+  return { min: samples[0], p10: at(0.1), median: at(0.5) };
 }
 
 /**
@@ -64,10 +70,7 @@ export function measureInterleaved(setups, runBatch, budgetMs) {
       samples[v].push((now() - t) / batches[v]);
     });
   }
-  return samples.map((s, v) => {
-    s.sort((a, b) => a - b);
-    return { median: s[s.length >> 1], p10: s[Math.floor(s.length / 10)], min: s[0], reps: s.length * batches[v], batch: batches[v] };
-  });
+  return samples.map((s, v) => ({ ...spread(s), reps: s.length * batches[v], batch: batches[v] }));
 }
 
 const round = (x, digits = 4) => Number(x.toPrecision(digits));
