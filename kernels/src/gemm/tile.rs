@@ -197,6 +197,8 @@ pub(crate) unsafe fn finish_simple(
         // SAFETY: bias has C's columns (validated), and the tile is inside C.
         unsafe { apply_op(&mut acc, &EpilogueOp::AddColBias(bias), i0, j0, MR, NR) };
     }
+    // Not `Activation::apply`: the code of every activation, inlined into this small function,
+    // slowed ReLU layers by ~5% (Node A/B, fused bias+relu 1.05).
     let act = |x: F32x4| match s.act {
         Activation::Relu => relu(x),
         Activation::Clamp { min, max } => clamp(x, F32x4::splat(min), F32x4::splat(max)),
