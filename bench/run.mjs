@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { OPS, parseCase } from './src/cases.mjs';
 import { RELAXED_FLAG, loadPkgNode, relaxedSimdSupported, wasmPathOf } from './src/node.mjs';
 import { runBench, selectCases } from './src/runner.mjs';
+import { launchChromium, pageRoots, pkgUrls } from './src/chromium.mjs';
 import { serve } from './src/serve.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -43,10 +44,6 @@ const USAGE = `usage: node run.mjs [--env node|chromium|all] [--build ${BUILDS.j
   + ' conv "CxHxW->O kKsSpP" or "dwCxHxW kKsSpP"; softmax/layernorm RxC;'
   + ' model minilm-seqN | mobilenetv3-textdir\n'
   + '  --pkg (one build only) defaults to pkg-<build>/wasmnn.js next to run.mjs (wasm-bindgen --target web output)';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
-// Where the pages find the peers' packages (served read-only from bench/node_modules).
-const NPM_ROOTS = ['onnxruntime-web/dist', '@tensorflow/tfjs-core/dist', '@tensorflow/tfjs-backend-wasm/dist'];
 
 function usageError(msg) {
   process.stderr.write(`${msg}\n${USAGE}\n`);
@@ -200,14 +197,11 @@ async function runNode(args, shared, onRecord) {
 // COOP/COEP (src/serve.mjs): browser/, src/, each package under /pkg/<dirname>/, the peers'
 // packages under /npm/, the models under /models/.
 async function runChromium(args, shared, onRecord) {
-  const { chromium } = await import('playwright-core');
-  const roots = { browser: path.join(HERE, 'browser'), src: path.join(HERE, 'src') };
-  for (const pkg of Object.values(args.pkgs)) roots[`pkg/${path.basename(path.dirname(pkg))}`] = path.dirname(pkg);
-  for (const r of NPM_ROOTS) roots[`npm/${r}`] = path.join(HERE, 'node_modules', r);
+  const roots = pageRoots(HERE, Object.values(args.pkgs));
   if (!shared.modelsMissing) roots.models = args.models;
   const server = await serve(roots);
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({ executablePath: args.chromium, headless: true, args: CHROMIUM_ARGS });
+  const browser = await launchChromium(args.chromium);
   const engine = `chromium-${browser.version()}`; // the user agent hides the minor version
   try {
     for (const job of jobs(args, shared)) {
@@ -220,10 +214,10 @@ async function runChromium(args, shared, onRecord) {
         modelRefs: job.modelRefs, modelsMissing: job.modelsMissing, weights: job.weights, interleaveThreads: job.interleaveThreads };
       try {
         if (job.kind === 'wasmnn') {
-          const pkgBase = `${origin}/pkg/${encodeURIComponent(path.basename(path.dirname(job.pkg)))}`;
+          const { pkgUrl, wasmUrl } = pkgUrls(job.pkg, wasmPathOf(job.pkg));
           await page.goto(`${origin}/browser/index.html`);
           await page.evaluate((o) => window.startBench(o), { ...opts, build: job.build,
-            pkgUrl: `${pkgBase}/${path.basename(job.pkg)}`, wasmUrl: `${pkgBase}/${path.basename(wasmPathOf(job.pkg))}` });
+            pkgUrl: `${origin}${pkgUrl}`, wasmUrl: `${origin}${wasmUrl}` });
         } else {
           await page.goto(`${origin}/browser/peers.html`);
           await page.evaluate((o) => window.startPeerBench(o), { ...opts, peer: job.peer });

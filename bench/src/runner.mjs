@@ -23,8 +23,7 @@ export function measure(runBatch, budgetMs) {
   let calls = 0;
   let t0 = now();
   while (calls < 3 || (now() - t0 < budgetMs / 10 && calls < 1000)) { runBatch(1); calls++; }
-  const perCall = Math.max((now() - t0) / calls, 1e-4);
-  const batch = Math.max(1, Math.ceil(2 / perCall));
+  const batch = batchFor((now() - t0) / calls);
   const samples = [];
   t0 = now();
   while (samples.length < 5 || (now() - t0 < budgetMs && samples.length < 5000)) {
@@ -33,6 +32,14 @@ export function measure(runBatch, budgetMs) {
     samples.push((now() - t) / batch);
   }
   return { ...spread(samples), reps: samples.length * batch, batch };
+}
+
+/**
+ * Calls per timed sample for a call of `msPerCall`: enough for the sample to last >= ~2 ms
+ * (Chromium's clock is coarsened to 5 us).
+ */
+export function batchFor(msPerCall) {
+  return Math.max(1, Math.ceil(2 / Math.max(msPerCall, 1e-4)));
 }
 
 /** `{ min, p10, median }` of per-call times (sorts `samples` in place). */
@@ -57,7 +64,7 @@ export function measureInterleaved(setups, runBatch, budgetMs) {
     let calls = 0;
     const t0 = now();
     while (calls < 3 || (now() - t0 < budgetMs / 20 && calls < 1000)) { runBatch(1); calls++; }
-    return Math.max(1, Math.ceil(2 / Math.max((now() - t0) / calls, 1e-4)));
+    return batchFor((now() - t0) / calls);
   });
   const samples = setups.map(() => []);
   const t0 = now();

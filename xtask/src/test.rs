@@ -71,7 +71,8 @@ impl Stage {
                 "wasm32 threads build (nightly, shared memory) on 2 workers in headless Chromium"
             }
             Stage::Bench => {
-                "smoke benchmark (bench/run.mjs, verified) + JS smoke test (js/smoke.mjs) + \
+                "smoke benchmark (bench/run.mjs, verified) + side by side with the peers \
+                 (bench/side.mjs) + JS smoke test (js/smoke.mjs) + \
                  demo page in headless Chromium (js/demo, checked against the references)"
             }
         }
@@ -255,11 +256,43 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
         Stage::Bench => {
             let args: Vec<String> = BENCH_SMOKE.iter().map(|s| s.to_string()).collect();
             bench::main(&args)?;
+            side_smoke(tools)?;
             // The built package through the JS loader, as a web developer would use it.
             Cmd::new("node")
                 .args(["js/smoke.mjs", "--base", "bench/", "--build", "simd128"])
                 .run()?;
             demo_page(tools)
+        }
+    }
+}
+
+/// The interleaved side-by-side (bench/side.mjs) on the simd128 package just built, against
+/// both peers with their outputs checked: in Node, and on a Chromium page when there is one
+/// (about 15 s).
+fn side_smoke(tools: &Tools) -> Result {
+    let side = |env: &str| {
+        Cmd::new("node").args([
+            "bench/side.mjs",
+            "--env",
+            env,
+            "--op",
+            "matmul",
+            "--shape",
+            "17x33x9",
+            "--samples",
+            "5",
+            "--pkg",
+            "bench/pkg-simd128/wasmnn.js",
+        ])
+    };
+    side("node").run()?;
+    match &tools.chromium {
+        Some(chromium) => side("chromium")
+            .env("CHROMIUM_PATH", chromium.to_string_lossy())
+            .run(),
+        None => {
+            log("==> side.mjs in Chromium: SKIPPED: Chromium not found (see the setup messages)");
+            Ok(())
         }
     }
 }

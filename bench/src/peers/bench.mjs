@@ -4,7 +4,7 @@
 // the schema of ../shared/peers/README.md.
 import { VERIFY_MAX_FLOPS, check, makeInputs, reference } from '../cases.mjs';
 import { modelInputs } from '../models.mjs';
-import { selectCases } from '../runner.mjs';
+import { batchFor, selectCases } from '../runner.mjs';
 import { createOrtPeer, modelReference } from './ort.mjs';
 import { createTfjsPeer } from './tfjs.mjs';
 
@@ -16,7 +16,7 @@ export async function measureAsync(run, budgetMs) {
   let calls = 0;
   let t0 = now();
   while (calls < 3 || (now() - t0 < budgetMs / 10 && calls < 1000)) { await run(); calls++; }
-  const batch = Math.max(1, Math.ceil(2 / Math.max((now() - t0) / calls, 1e-4)));
+  const batch = batchFor((now() - t0) / calls);
   const samples = [];
   t0 = now();
   while (samples.length < 5 || (now() - t0 < budgetMs && samples.length < 5000)) {
