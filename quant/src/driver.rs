@@ -13,7 +13,8 @@
 //! sums, whatever the output type. MC keeps the packed A block near 256 KiB.
 use crate::epilogue::{Epilogue, MAX_BLOCKS};
 use crate::kernel::{
-    gemv_2panels, relaxed_dot_is_pmaddubsw, tile_2x4, tile_2x4_relaxed, GEMV_PANELS, KB, MR, NR,
+    gemv_2panels, gemv_2panels_relaxed, relaxed_dot_is_pmaddubsw, tile_2x4, tile_2x4_relaxed,
+    GEMV_PANELS, KB, MR, NR,
 };
 use crate::matrix::QMatRef;
 use crate::pack::PackedQB;
@@ -333,7 +334,7 @@ impl Problem<'_> {
         let kp = self.b.k_padded();
         let rows = self.mc().min(self.m.div_ceil(MR) * MR);
         let gemv = self.m == 1;
-        let relaxed = !gemv && self.kernel == KernelKind::Relaxed;
+        let relaxed = self.kernel == KernelKind::Relaxed;
         let baseline = !gemv && !relaxed;
         let size = |on: bool, x: usize| if on { x } else { 0 };
         let strided_f32 = match &self.a {
@@ -500,14 +501,8 @@ impl Problem<'_> {
                 } else {
                     row.fill(0);
                 }
-                for q in 0..kbn {
-                    let at = ((t * kbn + q) * MR + r) * 2 * KB;
-                    for x in 0..KB {
-                        let v = row[q * KB + x];
-                        s.a8[at + x] = v & 0x7f;
-                        s.a8[at + KB + x] = v >> 7;
-                    }
-                }
+                let at = (t * kbn * MR + r) * 2 * KB;
+                split_planes(row, kbn, &mut s.a8[at..], MR * 2 * KB);
             }
         }
         let signed = self.b.is_signed();
@@ -516,23 +511,7 @@ impl Problem<'_> {
         for p in 0..n.div_ceil(NR) {
             let (j0, cols) = (p * NR, NR.min(n - p * NR));
             let panel = self.b.as_bytes()[p * kp * NR..].as_ptr();
-            // B in signed form: w (i8) or w - 128 (u8), zero points likewise.
-            let shift = if signed { 0 } else { 128 };
-            let lane = |v: &[i32], c: usize| v.get(j0 + c).copied().unwrap_or(0);
-            let zb = I32x4::from_array(core::array::from_fn(|c| {
-                if c < cols {
-                    lane(self.b.zero_points(), c) - shift
-                } else {
-                    0
-                }
-            }));
-            let cs = I32x4::from_array(core::array::from_fn(|c| {
-                if c < cols {
-                    lane(self.b.col_sums(), c)
-                } else {
-                    0
-                }
-            }));
+            let (zb, cs) = self.relaxed_panel_terms(j0, cols);
             for t in 0..tiles {
                 let a = s.a8.as_ptr().wrapping_add(t * kbn * MR * 2 * KB);
                 // SAFETY: tile t holds kbn blocks of 32 bytes; the panel kbn blocks of 32 bytes.
@@ -546,12 +525,7 @@ impl Problem<'_> {
                 };
                 for (r, v) in acc.into_iter().enumerate().take((rows - t * MR).min(MR)) {
                     let local = t * MR + r;
-                    let za = s.zps[local];
-                    // sum (a - za)(b - zb) = sum ab - zb sum a - za sum b + k za zb.
-                    let v = v
-                        .sub(zb.mul(I32x4::splat(s.sums[local])))
-                        .sub(I32x4::splat(za).mul(cs))
-                        .add(zb.mul(I32x4::splat(k.wrapping_mul(za))));
+                    let v = relaxed_correction(v, s.zps[local], s.sums[local], zb, cs, k);
                     // SAFETY: row i0 + local < m, columns j0..j0+cols < n.
                     unsafe { epi.store_rows(&[v], 1, i0 + local, j0, n) };
                 }
@@ -559,12 +533,27 @@ impl Problem<'_> {
         }
     }
 
-    /// M = 1: one packed row of A against raw int8 panels; the zero points of B are corrected
-    /// with the row's sum: `sum a (b - zb) = sum a b - zb sum a`.
+    /// M = 1 with the chosen kernel family.
     ///
     /// # Safety
     /// As [`Problem::run`].
     unsafe fn gemv(&self, epi: &Epilogue<'_>, s: &mut Scratch<'_>) {
+        // SAFETY: forwarded.
+        unsafe {
+            match self.kernel {
+                KernelKind::Baseline => self.gemv_baseline(epi, s),
+                KernelKind::Relaxed => self.gemv_relaxed(epi, s),
+            }
+        }
+    }
+
+    /// M = 1, baseline: one packed row of A (i16, its zero point subtracted) against raw int8
+    /// panels; the zero points of B are corrected with the row's sum:
+    /// `sum a (b - zb) = sum a b - zb sum a`.
+    ///
+    /// # Safety
+    /// As [`Problem::run`].
+    unsafe fn gemv_baseline(&self, epi: &Epilogue<'_>, s: &mut Scratch<'_>) {
         let (n, kbn, kp) = (self.b.n(), self.kbn(), self.b.k_padded());
         let row = &mut s.row16[..kp];
         self.a.row_blocks(0, self.k, kbn, row, KB, s.f32_row);
@@ -604,4 +593,91 @@ impl Problem<'_> {
             p += count;
         }
     }
+
+    /// M = 1, relaxed: the raw u8 row split into 7-bit planes against raw int8 panels, zero
+    /// points corrected after, as in [`Problem::block_relaxed`].
+    ///
+    /// # Safety
+    /// As [`Problem::run`].
+    unsafe fn gemv_relaxed(&self, epi: &Epilogue<'_>, s: &mut Scratch<'_>) {
+        let (n, kbn, kp) = (self.b.n(), self.kbn(), self.b.k_padded());
+        let row = &mut s.row8[..kp];
+        let za = self.a.row_u8(0, self.k, row, &mut s.row16[..kp], s.f32_row);
+        let sum_a = row.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i32));
+        let planes = &mut s.a8[..2 * kp];
+        split_planes(row, kbn, planes, 2 * KB);
+        let (signed, via_i16) = (self.b.is_signed(), relaxed_dot_is_pmaddubsw());
+        let k = self.k as i32;
+        let panels = n.div_ceil(NR);
+        let bytes = self.b.as_bytes();
+        let mut p = 0;
+        while p < panels {
+            let count = (panels - p).min(GEMV_PANELS);
+            // A missing second panel aliases the first: computed, never stored.
+            let ptrs: [*const u8; GEMV_PANELS] = core::array::from_fn(|q| {
+                bytes[(p + if q < count { q } else { 0 }) * kp * NR..].as_ptr()
+            });
+            let a = planes.as_ptr();
+            // SAFETY: the planes hold kbn blocks of 16 bytes, each panel kbn blocks of 32 bytes.
+            let acc = unsafe {
+                match (signed, via_i16) {
+                    (true, false) => gemv_2panels_relaxed::<false, false>(kbn, a, ptrs),
+                    (false, false) => gemv_2panels_relaxed::<true, false>(kbn, a, ptrs),
+                    (true, true) => gemv_2panels_relaxed::<false, true>(kbn, a, ptrs),
+                    (false, true) => gemv_2panels_relaxed::<true, true>(kbn, a, ptrs),
+                }
+            };
+            for (q, v) in acc.into_iter().enumerate().take(count) {
+                let j0 = (p + q) * NR;
+                let (zb, cs) = self.relaxed_panel_terms(j0, NR.min(n - j0));
+                let v = relaxed_correction(v, za, sum_a, zb, cs, k);
+                // SAFETY: row 0 < m, columns j0..j0+cols < n.
+                unsafe { epi.store_rows(&[v], 1, 0, j0, n) };
+            }
+            p += count;
+        }
+    }
+
+    /// The zero points and column sums of columns `j0 .. j0 + cols` of B in the signed form
+    /// the relaxed kernels multiply (`w` for i8 weights, `w - 128` for u8), zero past `cols`.
+    fn relaxed_panel_terms(&self, j0: usize, cols: usize) -> (I32x4, I32x4) {
+        let shift = if self.b.is_signed() { 0 } else { 128 };
+        let lane = |v: &[i32], c: usize| v.get(j0 + c).copied().unwrap_or(0);
+        let zb = I32x4::from_array(core::array::from_fn(|c| {
+            if c < cols {
+                lane(self.b.zero_points(), c) - shift
+            } else {
+                0
+            }
+        }));
+        let cs = I32x4::from_array(core::array::from_fn(|c| {
+            if c < cols {
+                lane(self.b.col_sums(), c)
+            } else {
+                0
+            }
+        }));
+        (zb, cs)
+    }
+}
+
+/// Splits a u8 row (`kbn` blocks of [`KB`]) into the 7-bit planes of the relaxed kernels: block
+/// `q` goes to `dst[q * stride ..]` as 8 bytes `a & 127`, then 8 bytes `a >> 7`.
+fn split_planes(row: &[u8], kbn: usize, dst: &mut [u8], stride: usize) {
+    for q in 0..kbn {
+        let block = &row[q * KB..(q + 1) * KB];
+        let at = q * stride;
+        for (x, &v) in block.iter().enumerate() {
+            dst[at + x] = v & 0x7f;
+            dst[at + KB + x] = v >> 7;
+        }
+    }
+}
+
+/// `sum (a - za)(b - zb)` per column from a relaxed kernel's raw `sum a b` (B in signed form,
+/// see [`Problem::relaxed_panel_terms`]): `- zb sum a - za sum b + k za zb`, all wrapping.
+fn relaxed_correction(v: I32x4, za: i32, sum_a: i32, zb: I32x4, cs: I32x4, k: i32) -> I32x4 {
+    v.sub(zb.mul(I32x4::splat(sum_a)))
+        .sub(I32x4::splat(za).mul(cs))
+        .add(zb.mul(I32x4::splat(k.wrapping_mul(za))))
 }

@@ -12,7 +12,7 @@
 //! written; the output is untouched on error.
 use crate::driver::{arena_scratch, grow, ASource, Buffers, KernelKind, Problem, Sizes};
 use crate::epilogue::{Epilogue, QOutput, RowScales};
-use crate::kernel::{relaxed_dot_is_signed, KB, MR};
+use crate::kernel::{relaxed_dot_is_pmaddubsw, relaxed_dot_is_signed, KB, MR};
 use crate::matrix::QMatRef;
 use crate::pack::PackedQB;
 use crate::quantize::{min_max, params_from_range};
@@ -48,14 +48,15 @@ const ONE_THREAD: Split<'static> = Split {
     par: &sequential,
 };
 
-/// Which microkernel family computes the GEMM tiles (M >= 2; M = 1 always uses the GEMV).
+/// Which microkernel family computes the GEMM tiles and the GEMV (M = 1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KernelChoice {
-    /// The fastest exact kernel for this build and engine: [`KernelChoice::Relaxed`] in a
-    /// relaxed-SIMD build on engines whose relaxed dot product is Arm's `sdot`,
-    /// [`KernelChoice::Baseline`] otherwise: V8 on x86 without VNNI lowers the relaxed dot
-    /// product to five instructions (measured 42 vs 88 GOP/s), and with VNNI the split kernel
-    /// still measured 12-15% slower than the baseline one (Chromium 156).
+    /// The fastest exact kernel for this build, engine and shape. In a relaxed-SIMD build:
+    /// [`KernelChoice::Relaxed`] for the GEMM only where the relaxed dot product is Arm's `sdot`
+    /// (V8 on x86 without VNNI lowers it to five instructions, measured 42 vs 88 GOP/s, and with
+    /// VNNI the split kernel still measured 12-15% slower than the baseline one in Chromium
+    /// 156); for the GEMV wherever it is not `pmaddubsw`, since the baseline GEMV also has to
+    /// widen every weight byte. [`KernelChoice::Baseline`] otherwise.
     #[default]
     Auto,
     /// `i32x4.dot_i16x8_s` on operands widened to i16 (every build).
@@ -85,27 +86,45 @@ pub enum DynamicQuant {
     PerRow,
 }
 
-/// The kernel [`KernelChoice::Auto`] selects in this build and engine: `"relaxed"` or
-/// `"baseline"`.
+/// The kernel [`KernelChoice::Auto`] selects for the GEMM (M >= 2) in this build and engine:
+/// `"relaxed"` or `"baseline"`.
 ///
 /// ```
 /// assert!(["relaxed", "baseline"].contains(&wasmnn_quant::gemm::auto_kernel()));
 /// ```
 pub fn auto_kernel() -> &'static str {
-    match resolve(KernelChoice::Auto) {
+    kernel_name(resolve(KernelChoice::Auto, false))
+}
+
+/// The kernel [`KernelChoice::Auto`] selects for the GEMV (M = 1) in this build and engine:
+/// `"relaxed"` or `"baseline"`.
+///
+/// ```
+/// assert!(["relaxed", "baseline"].contains(&wasmnn_quant::gemm::auto_gemv_kernel()));
+/// ```
+pub fn auto_gemv_kernel() -> &'static str {
+    kernel_name(resolve(KernelChoice::Auto, true))
+}
+
+fn kernel_name(k: KernelKind) -> &'static str {
+    match k {
         KernelKind::Relaxed => "relaxed",
         KernelKind::Baseline => "baseline",
     }
 }
 
-fn resolve(k: KernelChoice) -> KernelKind {
+fn resolve(k: KernelChoice, gemv: bool) -> KernelKind {
     match k {
         KernelChoice::Baseline => KernelKind::Baseline,
         KernelChoice::Relaxed => KernelKind::Relaxed,
         KernelChoice::Auto => {
-            if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"))
-                && relaxed_dot_is_signed()
-            {
+            let relaxed_build = cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"));
+            let fast_dot = if gemv {
+                !relaxed_dot_is_pmaddubsw()
+            } else {
+                relaxed_dot_is_signed()
+            };
+            if relaxed_build && fast_dot {
                 KernelKind::Relaxed
             } else {
                 KernelKind::Baseline
@@ -560,7 +579,7 @@ fn run(
         } else {
             opts.mc
         },
-        kernel: resolve(opts.kernel),
+        kernel: resolve(opts.kernel, m == 1),
     };
     // Threads: M blocks are the tasks, cut small enough that every thread gets several. Rows
     // are computed whole whatever the blocking, so the bits do not change.

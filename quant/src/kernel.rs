@@ -143,6 +143,67 @@ pub unsafe fn gemv_2panels<const SIGNED: bool>(
     ]
 }
 
+/// The GEMV (M = 1) with the relaxed dot product: [`GEMV_PANELS`] panels of raw weight bytes
+/// against one row of A split into 7-bit planes, as [`tile_2x4_relaxed`] splits it (per K
+/// block: `[lo | hi]`, 8 bytes each, `a = lo + 128 hi`). `FLIP` and `VIA_I16` as there.
+///
+/// Why a second GEMV: the baseline one must widen every weight byte to i16 before
+/// `i32x4.dot_i16x8_s` (three instructions per 16 weights, plus a dot and an add per 8), while
+/// here 16 weights take two instructions, one per plane. With VNNI (Chromium 156 on this x86
+/// host) that leaves the GEMV bound by memory instead of by instructions.
+///
+/// # Safety
+/// `a[0 .. kb * 16]` and, for each panel, `b[q][0 .. kb * 32]` must be readable.
+#[inline(always)]
+pub unsafe fn gemv_2panels_relaxed<const FLIP: bool, const VIA_I16: bool>(
+    kb: usize,
+    a: *const u8,
+    b: [*const u8; GEMV_PANELS],
+) -> [I32x4; GEMV_PANELS] {
+    let z = I32x4::zero();
+    let mut lo = [[z; 2]; GEMV_PANELS];
+    let mut hi = [[z; 2]; GEMV_PANELS];
+    let flip = I8x16::splat(if FLIP { 0x80 } else { 0 });
+    let dot = |acc: I32x4, u: I8x16, v: I8x16| {
+        if VIA_I16 {
+            acc.relaxed_dot_add_via_i16(u, v)
+        } else {
+            acc.relaxed_dot_add(u, v)
+        }
+    };
+    let [mut b0, mut b1] = b;
+    let mut a = a;
+    let end = bump(a, kb * 2 * KB);
+    while a != end {
+        // SAFETY: one K block of the row planes (16 bytes) and of each panel (32 bytes) within
+        // the caller's ranges; the loop runs kb times.
+        unsafe {
+            let x_lo = I8x16::load64_splat(a);
+            let x_hi = I8x16::load64_splat(a.add(KB));
+            let y = I8x16::load(b0).xor(flip);
+            lo[0][0] = dot(lo[0][0], y, x_lo);
+            hi[0][0] = dot(hi[0][0], y, x_hi);
+            let y = I8x16::load(b0.add(16)).xor(flip);
+            lo[0][1] = dot(lo[0][1], y, x_lo);
+            hi[0][1] = dot(hi[0][1], y, x_hi);
+            let y = I8x16::load(b1).xor(flip);
+            lo[1][0] = dot(lo[1][0], y, x_lo);
+            hi[1][0] = dot(hi[1][0], y, x_hi);
+            let y = I8x16::load(b1.add(16)).xor(flip);
+            lo[1][1] = dot(lo[1][1], y, x_lo);
+            hi[1][1] = dot(hi[1][1], y, x_hi);
+        }
+        a = bump(a, 2 * KB);
+        b0 = bump(b0, NR * KB);
+        b1 = bump(b1, NR * KB);
+    }
+    core::array::from_fn(|q| {
+        let l = I32x4::pair_sums(lo[q][0], lo[q][1]);
+        let h = I32x4::pair_sums(hi[q][0], hi[q][1]);
+        l.add(h.shl7())
+    })
+}
+
 /// The `2 x 4` tile of the relaxed-SIMD GEMM: `sum_k a[r][k] * b[k][c]` for u8 `a` (raw, no
 /// zero point) and signed `b` (the raw i8 weights, or u8 weights minus 128 when `FLIP`).
 ///
