@@ -352,13 +352,17 @@ impl MatmulBench {
     }
 }
 
-/// Build information as JSON: `{"isa": "simd128" | "relaxed-simd" | "portable", "version": "…"}`.
+/// Build information as JSON: `{"isa": "simd128" | "relaxed-simd" | "portable", "version":
+/// "…", "int8_gemm": "baseline" | "relaxed", "int8_gemv": "baseline" | "relaxed"}`, the last two
+/// the int8 kernels `KernelChoice::Auto` picks in this build and engine.
 #[wasm_bindgen]
 pub fn build_info() -> String {
     format!(
-        "{{\"isa\":\"{}\",\"version\":\"{}\"}}",
+        "{{\"isa\":\"{}\",\"version\":\"{}\",\"int8_gemm\":\"{}\",\"int8_gemv\":\"{}\"}}",
         crate::isa(),
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        wasmnn_quant::gemm::auto_kernel(),
+        wasmnn_quant::gemm::auto_gemv_kernel(),
     )
 }
 
@@ -405,5 +409,6 @@ mod tests {
     fn build_info_is_json() {
         let info = build_info();
         assert!(info.starts_with("{\"isa\":\"") && info.contains("\"version\":\""));
+        assert!(info.contains("\"int8_gemm\":\"") && info.contains("\"int8_gemv\":\""));
     }
 }

@@ -241,6 +241,8 @@ export async function runBench(opts) {
   const budget = opts.quick ? 200 : 1000;
   for (const c of selectCases(opts)) {
     const rec = { ...base, op: c.op, shape: c.shape };
+    // Which int8 kernel family KernelChoice::Auto ran (build_info: the GEMM's and the GEMV's).
+    if (c.op.startsWith('int8')) rec.int8_kernel = c.M === 1 ? info.int8_gemv : info.int8_gemm;
     const skip = skipReason(c, opts);
     if (skip) { emit({ ...rec, skipped: skip, ...extra }); continue; }
     const adapter = ADAPTERS[c.op];

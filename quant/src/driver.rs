@@ -13,7 +13,7 @@
 //! sums, whatever the output type. MC keeps the packed A block near 256 KiB.
 use crate::epilogue::{Epilogue, MAX_BLOCKS};
 use crate::kernel::{
-    gemv_2panels, gemv_2panels_relaxed, relaxed_dot_is_pmaddubsw, tile_2x4, tile_2x4_relaxed,
+    gemv_2panels, gemv_2panels_relaxed, relaxed_dot_is_native, tile_2x4, tile_2x4_relaxed,
     GEMV_PANELS, KB, MR, NR,
 };
 use crate::matrix::QMatRef;
@@ -506,7 +506,7 @@ impl Problem<'_> {
             }
         }
         let signed = self.b.is_signed();
-        let via_i16 = relaxed_dot_is_pmaddubsw();
+        let via_i16 = !relaxed_dot_is_native();
         let k = self.k as i32;
         for p in 0..n.div_ceil(NR) {
             let (j0, cols) = (p * NR, NR.min(n - p * NR));
@@ -606,7 +606,7 @@ impl Problem<'_> {
         let sum_a = row.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i32));
         let planes = &mut s.a8[..2 * kp];
         split_planes(row, kbn, planes, 2 * KB);
-        let (signed, via_i16) = (self.b.is_signed(), relaxed_dot_is_pmaddubsw());
+        let (signed, via_i16) = (self.b.is_signed(), !relaxed_dot_is_native());
         let k = self.k as i32;
         let panels = n.div_ceil(NR);
         let bytes = self.b.as_bytes();

@@ -12,7 +12,7 @@
 //! written; the output is untouched on error.
 use crate::driver::{arena_scratch, grow, ASource, Buffers, KernelKind, Problem, Sizes};
 use crate::epilogue::{Epilogue, QOutput, RowScales};
-use crate::kernel::{relaxed_dot_is_pmaddubsw, relaxed_dot_is_signed, KB, MR};
+use crate::kernel::{relaxed_dot_is_native, relaxed_dot_is_signed, KB, MR};
 use crate::matrix::QMatRef;
 use crate::pack::PackedQB;
 use crate::quantize::{min_max, params_from_range};
@@ -55,8 +55,9 @@ pub enum KernelChoice {
     /// [`KernelChoice::Relaxed`] for the GEMM only where the relaxed dot product is Arm's `sdot`
     /// (V8 on x86 without VNNI lowers it to five instructions, measured 42 vs 88 GOP/s, and with
     /// VNNI the split kernel still measured 12-15% slower than the baseline one in Chromium
-    /// 156); for the GEMV wherever it is not `pmaddubsw`, since the baseline GEMV also has to
-    /// widen every weight byte. [`KernelChoice::Baseline`] otherwise.
+    /// 156); for the GEMV wherever the relaxed dot product is one instruction (x86 VNNI, `sdot`:
+    /// [`crate::kernel::relaxed_dot_is_native`]), since the baseline GEMV also has to widen
+    /// every weight byte. [`KernelChoice::Baseline`] otherwise.
     #[default]
     Auto,
     /// `i32x4.dot_i16x8_s` on operands widened to i16 (every build).
@@ -120,7 +121,7 @@ fn resolve(k: KernelChoice, gemv: bool) -> KernelKind {
         KernelChoice::Auto => {
             let relaxed_build = cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"));
             let fast_dot = if gemv {
-                !relaxed_dot_is_pmaddubsw()
+                relaxed_dot_is_native()
             } else {
                 relaxed_dot_is_signed()
             };

@@ -214,10 +214,9 @@ pub unsafe fn gemv_2panels_relaxed<const FLIP: bool, const VIA_I16: bool>(
 /// 16 bytes of B that hold two columns of 8, so each lane sums four products of one column.
 ///
 /// `VIA_I16` selects [`I32x4::relaxed_dot_add_via_i16`] instead of the accumulating instruction:
-/// the driver sets it on engines that lower the relaxed dot product with `pmaddubsw` (x86
-/// without VNNI), where it is both shorter and immune to a register-aliasing bug of V8 11.3's
-/// baseline compiler. Elsewhere (Arm `sdot`, VNNI) the accumulating instruction is one
-/// instruction.
+/// the driver sets it unless [`relaxed_dot_is_native`] (Arm `sdot`, x86 VNNI, where the
+/// accumulating form is one instruction). Under `pmaddubsw` (x86 without VNNI) the i16 form is
+/// both shorter and immune to a register-aliasing bug of V8 11.3's baseline compiler.
 ///
 /// # Safety
 /// `a[0 .. kb * 32]` and `b[0 .. kb * 32]` must be readable.
@@ -266,8 +265,8 @@ pub unsafe fn tile_2x4_relaxed<const FLIP: bool, const VIA_I16: bool>(
 }
 
 /// Whether this engine lowers the relaxed dot product with x86 `pmaddubsw` (SSSE3/AVX2 without
-/// VNNI, as V8 does): five instructions per call, which makes the split relaxed kernel slower
-/// than the baseline one. Probed with an operand outside `0..=127`, where engines differ:
+/// VNNI, as V8's optimising compiler does): five instructions per call, which makes the split
+/// relaxed kernel slower than the baseline one. Probed with an operand outside `0..=127`, where engines differ:
 /// `pmaddubsw` treats it as unsigned and saturates pairs to i16 (`-65536` below), VNNI gives
 /// `-130560`, Arm `sdot` gives `512`.
 pub fn relaxed_dot_is_pmaddubsw() -> bool {
@@ -287,6 +286,22 @@ pub fn relaxed_dot_is_pmaddubsw() -> bool {
 /// ```
 pub fn relaxed_dot_is_signed() -> bool {
     relaxed_dot_probe() == 512
+}
+
+/// Whether this engine runs the accumulating relaxed dot product as one exact instruction:
+/// x86 VNNI (`-130560` in the probe of [`relaxed_dot_is_pmaddubsw`]) or Arm `sdot` (`512`).
+/// The relaxed kernels use that instruction only then, and their `VIA_I16` form everywhere
+/// else: under `pmaddubsw` (`-65536`) it is shorter, and V8 11.3's baseline compiler (Node 20),
+/// which answers the probe with `-131072`, can alias the accumulator with a scratch register
+/// (see [`I32x4::relaxed_dot_add_via_i16`]); an engine the probe does not know gets the safe
+/// form too. Builds without relaxed SIMD emulate the instruction exactly, as signed products.
+///
+/// ```
+/// use wasmnn_quant::kernel::{relaxed_dot_is_native, relaxed_dot_is_pmaddubsw};
+/// assert!(!(relaxed_dot_is_native() && relaxed_dot_is_pmaddubsw()));
+/// ```
+pub fn relaxed_dot_is_native() -> bool {
+    matches!(relaxed_dot_probe(), -130560 | 512)
 }
 
 /// One lane of `relaxed_dot_add(-128, 0xff)`: the engine's answer outside `0..=127`.
