@@ -228,7 +228,8 @@ fn linear_layer() {
 #[test]
 fn conv_every_method_and_layout() {
     let mut rng = Rng(4);
-    // (c_in, c_out, kernel, stride, pad, groups): 1x1, k x k im2col, strided, grouped, depthwise.
+    // (c_in, c_out, kernel, stride, pad, groups): 1x1, k x k (3x3 stride 1 with 8 or more
+    // channels: Winograd in NCHW, im2col in NHWC), strided, grouped, depthwise.
     // The large cases are above the size threshold, so `*_par` really cuts them into tasks.
     let (small, large) = ((2, 23, 19), (1, 48, 44));
     let cases = [

@@ -215,6 +215,77 @@ fn conv_implicit_im2col_edges() {
     check_conv(1, 6, 9, 10, 11, p, Activation::Identity, true, &mut rng);
 }
 
+/// Winograd F(2x2, 3x3) (3x3, stride 1, groups 1, NCHW, output at least 8 wide): every
+/// remainder of the 8-tile panels and 4-channel strips, odd output heights and widths (half
+/// tiles), windows in every kind of padding (asymmetric, wider than the kernel), more than one
+/// image, the channel counts at both ends of its range and the first ones past them (im2col).
+/// The NHWC run of each case (im2col) must agree too.
+#[wasm_bindgen_test(unsupported = test)]
+fn conv_winograd_exact() {
+    let mut rng = Rng::new(15);
+    let mut idx = 0;
+    for &(h, w) in &[(1, 10), (2, 8), (3, 9), (5, 17), (8, 16), (9, 23), (4, 34)] {
+        for pad in [(0, 0, 0, 0), (1, 1, 1, 1), (2, 0, 1, 3), (0, 2, 3, 1)] {
+            let p = Conv2dParams::new(3, 3).padding(pad.0, pad.1, pad.2, pad.3);
+            if p.output_size(h, w).is_err() {
+                continue;
+            }
+            let (c, o) = [(8, 1), (9, 5), (12, 8), (8, 3), (16, 13), (17, 4)][idx % 6];
+            let act = [Activation::Relu, Activation::Identity][idx % 2];
+            check_conv(1 + idx % 2, c, h, w, o, p, act, idx % 3 != 1, &mut rng);
+            idx += 1;
+        }
+    }
+    assert!(idx >= 24, "only {idx} cases ran");
+    let k3 = Conv2dParams::new(3, 3).padding(1, 1, 1, 1);
+    for c in [7, 128, 129] {
+        check_conv(1, c, 3, 9, 6, k3, Activation::Relu, true, &mut rng);
+    }
+}
+
+/// Winograd's rounding on general data: within a few ulp of the sum of |x| |w| of each output
+/// (im2col, the NHWC run, is held to the same bound, and both are compared to f64).
+#[wasm_bindgen_test(unsupported = test)]
+fn conv_winograd_accuracy() {
+    let mut rng = Rng::new(16);
+    let (n, c, h, w, o) = (1, 64, 12, 20, 16);
+    let p = Conv2dParams::new(3, 3).padding(1, 1, 1, 1);
+    let x: Vec<f32> = (0..n * c * h * w).map(|_| rng.unit() * 4.0).collect();
+    let wt: Vec<f32> = (0..o * c * 9).map(|_| rng.unit()).collect();
+    let abs = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+    let (want, ho, wo) = common::conv::reference(&x, n, c, h, w, &wt, o, &p, None);
+    let (scale, _, _) = common::conv::reference(&abs(&x), n, c, h, w, &abs(&wt), o, &p, None);
+    let conv = Conv2d::new(&wt, o, c, p).unwrap();
+    let mut worst = [0.0f64; 2];
+    for (li, layout) in [TensorLayout::Nchw, TensorLayout::Nhwc]
+        .into_iter()
+        .enumerate()
+    {
+        let xin = match layout {
+            TensorLayout::Nchw => x.clone(),
+            TensorLayout::Nhwc => to_nhwc(&x, n, c, h, w),
+        };
+        let mut y = vec![0.0; want.len()];
+        conv.run(&xin, layout, n, h, w, &mut y, &ConvEpilogue::default())
+            .unwrap();
+        if layout == TensorLayout::Nhwc {
+            let mut back = vec![0.0; y.len()];
+            convert(&y, layout, &mut back, TensorLayout::Nchw, n, o, ho, wo).unwrap();
+            y = back;
+        }
+        for i in 0..y.len() {
+            let err = (y[i] as f64 - want[i]).abs() / (scale[i] * f32::EPSILON as f64);
+            worst[li] = worst[li].max(err);
+        }
+    }
+    // Measured: about 1.5 (Winograd) and 1 (im2col) units of eps * sum |x w|.
+    println!("errors in eps * sum |x w|: {worst:?}");
+    assert!(
+        worst[0] < 8.0 && worst[1] < 8.0,
+        "errors in eps * sum |x w|: {worst:?}"
+    );
+}
+
 /// Depthwise NCHW at horizontal stride 2 through the padded-plane kernel: rows wide enough for
 /// the 16-output blocks plus a partial block, odd widths, 3/5-wide windows (their unrolled
 /// copies) and a dilated one (the generic copy), stride (2, 1) and (1, 2).

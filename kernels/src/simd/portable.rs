@@ -261,6 +261,21 @@ impl F32x4 {
     pub fn even_lanes(a: Self, b: Self) -> Self {
         Self([a.0[0], a.0[2], b.0[0], b.0[2]])
     }
+    /// The odd lanes of `a` then of `b`: `[a1, a3, b1, b3]`.
+    #[inline(always)]
+    pub fn odd_lanes(a: Self, b: Self) -> Self {
+        Self([a.0[1], a.0[3], b.0[1], b.0[3]])
+    }
+    /// The low halves of `a` and `b` interleaved: `[a0, b0, a1, b1]`.
+    #[inline(always)]
+    pub fn interleave_low(a: Self, b: Self) -> Self {
+        Self([a.0[0], b.0[0], a.0[1], b.0[1]])
+    }
+    /// The high halves of `a` and `b` interleaved: `[a2, b2, a3, b3]`.
+    #[inline(always)]
+    pub fn interleave_high(a: Self, b: Self) -> Self {
+        Self([a.0[2], b.0[2], a.0[3], b.0[3]])
+    }
     /// Transposes the 4x4 matrix whose rows are `r`: returns its columns.
     #[inline(always)]
     pub fn transpose4(r: [Self; 4]) -> [Self; 4] {

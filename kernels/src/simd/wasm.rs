@@ -213,6 +213,21 @@ impl F32x4 {
     pub fn even_lanes(a: Self, b: Self) -> Self {
         Self(i32x4_shuffle::<0, 2, 4, 6>(a.0, b.0))
     }
+    /// The odd lanes of `a` then of `b`: `[a1, a3, b1, b3]`.
+    #[inline(always)]
+    pub fn odd_lanes(a: Self, b: Self) -> Self {
+        Self(i32x4_shuffle::<1, 3, 5, 7>(a.0, b.0))
+    }
+    /// The low halves of `a` and `b` interleaved: `[a0, b0, a1, b1]`.
+    #[inline(always)]
+    pub fn interleave_low(a: Self, b: Self) -> Self {
+        Self(i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0))
+    }
+    /// The high halves of `a` and `b` interleaved: `[a2, b2, a3, b3]`.
+    #[inline(always)]
+    pub fn interleave_high(a: Self, b: Self) -> Self {
+        Self(i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0))
+    }
     /// Transposes the 4x4 matrix whose rows are `r`: returns its columns.
     #[inline(always)]
     pub fn transpose4(r: [Self; 4]) -> [Self; 4] {
