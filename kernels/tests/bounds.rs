@@ -56,9 +56,9 @@ fn conv_windows_at_the_end_of_the_input() {
     );
     // Stride 1, 3 x 6: four outputs whose windows end exactly at the last float.
     check_conv(1, 2, 3, 6, 3, k3, Activation::Identity, true, &mut rng);
-    // Winograd (8 and 9 channels), 4 x 18 without padding: one row of 8 tiles whose 4 x 18 window (read in
-    // place) ends at the last float; 4 x 13 with padding: the zero-filled copy, and a partial
-    // panel and half tiles at the end of the output.
+    // Winograd (8 and 9 channels). 4 x 18 without padding: one row of 8 tiles, whose second
+    // 4 x 10 window (read in place) ends at the last float. 4 x 13 with padding: zero-filled
+    // copies, a partial panel and half tiles at the end of the output.
     check_conv(1, 8, 4, 18, 5, k3, Activation::Relu, true, &mut rng);
     let p = k3.padding(1, 1, 0, 1);
     check_conv(2, 9, 4, 13, 4, p, Activation::Identity, true, &mut rng);

@@ -35,5 +35,8 @@ fn lane_shuffles_pick_the_documented_lanes() {
     assert_eq!(F32x4::even_lanes(a, b).to_array(), [0.0, 2.0, 4.0, 6.0]);
     assert_eq!(F32x4::odd_lanes(a, b).to_array(), [1.0, 3.0, 5.0, 7.0]);
     assert_eq!(F32x4::interleave_low(a, b).to_array(), [0.0, 4.0, 1.0, 5.0]);
-    assert_eq!(F32x4::interleave_high(a, b).to_array(), [2.0, 6.0, 3.0, 7.0]);
+    assert_eq!(
+        F32x4::interleave_high(a, b).to_array(),
+        [2.0, 6.0, 3.0, 7.0]
+    );
 }

@@ -36,8 +36,8 @@ pub(super) const MIN_WIDTH: usize = 8;
 const XI: usize = 16;
 /// Tiles per B panel (one microkernel call): the GEMM's `NR`.
 const TILES: usize = NR;
-/// Input columns one panel of tiles reads: 2 per tile plus the 2 the last window adds.
-const SPAN: usize = 2 * TILES + 2;
+/// Input columns half a panel of tiles (4) reads: 2 per tile plus the 2 the last window adds.
+const HALF_SPAN: usize = 2 * 4 + 2;
 
 /// Filters in the transform domain: `u[((ξ * strips + s) * c + ci) * MR + r]` is
 /// `U_ξ[s * MR + r][ci]`, zero past the last output channel (the packed-A layout of
@@ -171,43 +171,50 @@ pub(super) unsafe fn run(
     let strips = o.div_ceil(MR);
     // V_ξ panels of one strip of tiles: v[(ξ * c + ci) * 2 + half] holds tiles 4 half .. +4.
     let mut v = [F32x4::zero(); XI * MAX_C * 2];
-    let mut patch = [[0.0f32; SPAN]; 4];
+    let mut patch = [[0.0f32; HALF_SPAN]; 4];
     for unit in units {
         let (n, ty) = (unit / th, unit % th);
         let image = &input[n * c * h * w..][..c * h * w];
         let y0 = (2 * ty) as isize - geo.p.pad_top as isize;
+        let rows_inside = y0 >= 0 && y0 as usize + 4 <= h;
         for tx0 in (0..tw).step_by(TILES) {
-            let x0 = (2 * tx0) as isize - geo.p.pad_left as isize;
-            let inside = y0 >= 0 && y0 as usize + 4 <= h && x0 >= 0 && x0 as usize + SPAN <= w;
-            for ci in 0..c {
-                let plane = &image[ci * h * w..][..h * w];
-                let rows: [*const f32; 4] = if inside {
-                    let start = y0 as usize * w + x0 as usize;
-                    core::array::from_fn(|i| plane[start + i * w..][..SPAN].as_ptr())
-                } else {
-                    // Windows that reach into the padding read a zero-filled copy.
-                    for (i, row) in patch.iter_mut().enumerate() {
-                        *row = [0.0; SPAN];
-                        let y = y0 + i as isize;
-                        if y < 0 || y >= h as isize {
-                            continue;
+            // Each half of the panel (4 tiles, 10 input columns) on its own: a window in the
+            // padding costs one half a zero-filled copy, not both, and a half past the last
+            // tile is not transformed at all (its lanes are computed from stale panels and
+            // never stored).
+            for half in 0..2 {
+                if tx0 + 4 * half >= tw {
+                    break;
+                }
+                let x0 = (2 * (tx0 + 4 * half)) as isize - geo.p.pad_left as isize;
+                let inside = rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= w;
+                for ci in 0..c {
+                    let plane = &image[ci * h * w..][..h * w];
+                    let rows: [*const f32; 4] = if inside {
+                        let start = y0 as usize * w + x0 as usize;
+                        core::array::from_fn(|i| plane[start + i * w..][..HALF_SPAN].as_ptr())
+                    } else {
+                        for (i, row) in patch.iter_mut().enumerate() {
+                            let y = y0 + i as isize;
+                            for (k, val) in row.iter_mut().enumerate() {
+                                let x = x0 + k as isize;
+                                *val = if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
+                                    plane[y as usize * w + x as usize]
+                                } else {
+                                    0.0
+                                };
+                            }
                         }
-                        let lo = x0.max(0) as usize;
-                        let hi = (x0 + SPAN as isize).clamp(0, w as isize) as usize;
-                        if lo < hi {
-                            let dst = (lo as isize - x0) as usize;
-                            row[dst..dst + hi - lo]
-                                .copy_from_slice(&plane[y as usize * w + lo..][..hi - lo]);
-                        }
-                    }
-                    core::array::from_fn(|i| patch[i].as_ptr())
-                };
-                for half in 0..2 {
-                    // SAFETY: each row pointer has SPAN = 18 readable floats (a checked slice
-                    // of the plane or a patch row); this reads 8 half .. 8 half + 10.
-                    let vx = unsafe { input_transform(rows.map(|r| r.add(8 * half))) };
+                        core::array::from_fn(|i| patch[i].as_ptr())
+                    };
+                    // SAFETY: each row pointer has HALF_SPAN = 10 readable floats (a checked
+                    // slice of the plane or a patch row), which is what the transform reads.
+                    let vx = unsafe { input_transform(rows) };
+                    let dst = v[ci * 2 + half..].as_mut_ptr();
                     for (xi, val) in vx.into_iter().enumerate() {
-                        v[(xi * c + ci) * 2 + half] = val;
+                        // SAFETY: (xi * c + ci) * 2 + half < XI * MAX_C * 2 = v.len(), as
+                        // c <= MAX_C: inside `v`, whose tail `dst` starts at ci * 2 + half.
+                        unsafe { *dst.add(xi * c * 2) = val };
                     }
                 }
             }
