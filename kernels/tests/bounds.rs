@@ -62,6 +62,8 @@ fn conv_windows_at_the_end_of_the_input() {
     check_conv(1, 8, 4, 18, 5, k3, Activation::Relu, true, &mut rng);
     let p = k3.padding(1, 1, 0, 1);
     check_conv(2, 9, 4, 13, 4, p, Activation::Identity, true, &mut rng);
+    // 129 channels: two channel blocks, the second adding to the output the first stored.
+    check_conv(1, 129, 4, 9, 1, p, Activation::Relu, true, &mut rng);
     // Padding on the right and bottom only, stride (2, 1), dilation 2.
     let p = k3.padding(0, 0, 1, 1).stride(2, 1);
     check_conv(1, 2, 5, 7, 3, p, Activation::Relu, false, &mut rng);

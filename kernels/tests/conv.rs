@@ -218,7 +218,8 @@ fn conv_implicit_im2col_edges() {
 /// Winograd F(2x2, 3x3) (3x3, stride 1, groups 1, NCHW, output at least 8 wide): every
 /// remainder of the 8-tile panels and 4-channel strips, odd output heights and widths (half
 /// tiles), windows in every kind of padding (asymmetric, wider than the kernel), more than one
-/// image, the channel counts at both ends of its range and the first ones past them (im2col).
+/// image, the channel counts at both ends of its range and the first ones past them (im2col),
+/// channel blocks.
 /// The NHWC run of each case (im2col) must agree too.
 #[wasm_bindgen_test(unsupported = test)]
 fn conv_winograd_exact() {
@@ -238,8 +239,18 @@ fn conv_winograd_exact() {
     }
     assert!(idx >= 24, "only {idx} cases ran");
     let k3 = Conv2dParams::new(3, 3).padding(1, 1, 1, 1);
-    for c in [7, 128, 129] {
-        check_conv(1, c, 3, 9, 6, k3, Activation::Relu, true, &mut rng);
+    // Past 128 channels the sum runs in blocks of 128 (129: a block of one), accumulated for
+    // 64 output channels at a time (70: a pass of 16 strips and one of 2, the last partial).
+    for (c, o) in [
+        (7, 6),
+        (128, 6),
+        (129, 6),
+        (129, 70),
+        (300, 9),
+        (512, 5),
+        (513, 5),
+    ] {
+        check_conv(1, c, 3, 9, o, k3, Activation::Relu, true, &mut rng);
     }
 }
 

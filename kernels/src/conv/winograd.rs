@@ -10,9 +10,10 @@
 //! are tiles, so the output transform yields vectors of 4 tiles whose interleaved pairs are 8
 //! consecutive pixels of an NCHW output row: plain vector stores.
 //!
-//! Scope: NCHW, groups 1, [`MIN_C`] to [`MAX_C`] input channels (the 16 `V_ξ` panels of one
-//! strip of tiles live on the stack: no scratch memory), outputs at least [`MIN_WIDTH`] wide.
-//! Everything else takes the implicit im2col GEMM. Node 20, relaxed build, interleaved A/B
+//! Scope: NCHW, groups 1, [`MIN_C`] to [`MAX_C`] input channels, outputs at least
+//! [`MIN_WIDTH`] wide; everything else takes the implicit im2col GEMM. No scratch memory: the
+//! 16 `V_ξ` panels of one strip of tiles, for up to 128 channels, live on the stack (64 KiB);
+//! wider layers sum over blocks of 128 channels through the output (see [`run_blocked`]). Node 20, relaxed build, interleaved A/B
 //! against im2col (10th percentiles): 64x56x56 0.65, 128x28x28 0.69, 64x14x14 0.66, 16x56x56
 //! 0.84, 8 channels 0.93, 4 channels 0.98, 3 channels 1.54 (16 microkernel calls of depth 3 per
 //! strip: the call and transform costs dominate).
@@ -27,7 +28,11 @@ use crate::simd::F32x4;
 use alloc::vec::Vec;
 
 /// Input channels the stack panels hold: 16 positions x 8 tiles x 128 channels = 64 KiB.
-pub(super) const MAX_C: usize = 128;
+/// Wider layers sum over blocks of this many channels.
+const BLOCK_C: usize = 128;
+/// Most input channels Winograd takes: its filters are 16/9 the size of im2col's, and the
+/// convolution keeps both (NHWC calls use im2col), so 512 x 512 filters hold 26 MiB.
+pub(super) const MAX_C: usize = 512;
 /// Fewest input channels where Winograd pays (see the table above).
 pub(super) const MIN_C: usize = 8;
 /// Narrowest output where Winograd pays: a row of tiles fills at least half of its 8-tile panel.
@@ -149,6 +154,20 @@ pub(super) fn units(geo: &Geometry) -> usize {
     geo.batch * geo.ho.div_ceil(2)
 }
 
+/// V_ξ panels of one strip of tiles, for up to [`BLOCK_C`] channels at depth `d`:
+/// `v[(ξ * d + ci) * 2 + half]` holds tiles `4 half .. 4 half + 4` of channel `ci`.
+type Panels = [F32x4; XI * BLOCK_C * 2];
+/// `M_ξ` of one strip of output channels: 16 tiles of 4 channels x 8 tiles.
+type Products = [Tile<MR>; XI];
+
+/// One panel of 8 tiles: image `n` (its input planes `image`), tile row `ty`, first tile `tx0`.
+struct Panel<'a> {
+    image: &'a [f32],
+    n: usize,
+    ty: usize,
+    tx0: usize,
+}
+
 /// Computes the tile rows `units` (ordered by image, then tile row) of the NCHW output,
 /// bias, activation and residual fused.
 ///
@@ -156,8 +175,6 @@ pub(super) fn units(geo: &Geometry) -> usize {
 /// `out` points to an output tensor of `geo`'s validated length (NCHW), `input` and the
 /// epilogue's slices were validated against `geo`, `f` was built for `geo`'s channels, and no
 /// one else reads or writes the output rows of these units during the call.
-// `r` and `half` pick the same vector out of all 16 tiles of `m`: index loops read best.
-#[allow(clippy::needless_range_loop)]
 pub(super) unsafe fn run(
     geo: &Geometry,
     f: &WinogradFilters,
@@ -166,105 +183,197 @@ pub(super) unsafe fn run(
     epi: &ConvEpilogue<'_>,
     units: core::ops::Range<usize>,
 ) {
-    let (c, o, h, w, ho, wo) = (f.c, f.o, geo.h, geo.w, geo.ho, geo.wo);
-    let (th, tw) = (ho.div_ceil(2), wo.div_ceil(2));
-    let strips = o.div_ceil(MR);
-    // V_ξ panels of one strip of tiles: v[(ξ * c + ci) * 2 + half] holds tiles 4 half .. +4.
-    let mut v = [F32x4::zero(); XI * MAX_C * 2];
-    let mut patch = [[0.0f32; HALF_SPAN]; 4];
+    let (c, h, w) = (f.c, geo.h, geo.w);
+    let (th, tw) = (geo.ho.div_ceil(2), geo.wo.div_ceil(2));
+    let strips = f.o.div_ceil(MR);
+    let mut v: Panels = [F32x4::zero(); XI * BLOCK_C * 2];
     for unit in units {
         let (n, ty) = (unit / th, unit % th);
         let image = &input[n * c * h * w..][..c * h * w];
-        let y0 = (2 * ty) as isize - geo.p.pad_top as isize;
-        let rows_inside = y0 >= 0 && y0 as usize + 4 <= h;
         for tx0 in (0..tw).step_by(TILES) {
-            // Each half of the panel (4 tiles, 10 input columns) on its own: a window in the
-            // padding costs one half a zero-filled copy, not both, and a half past the last
-            // tile is not transformed at all (its lanes are computed from stale panels and
-            // never stored).
-            for half in 0..2 {
-                if tx0 + 4 * half >= tw {
-                    break;
+            let panel = Panel { image, n, ty, tx0 };
+            if c <= BLOCK_C {
+                transform(geo, &panel, 0..c, &mut v);
+                for s in 0..strips {
+                    let m = products(f, s, 0..c, &v);
+                    // SAFETY: forwarded contract.
+                    unsafe { finish_strip(geo, f.o, &panel, s, &m, epi, out, ONE_PASS) };
                 }
-                let x0 = (2 * (tx0 + 4 * half)) as isize - geo.p.pad_left as isize;
-                let inside = rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= w;
-                for ci in 0..c {
-                    let plane = &image[ci * h * w..][..h * w];
-                    let rows: [*const f32; 4] = if inside {
-                        let start = y0 as usize * w + x0 as usize;
-                        core::array::from_fn(|i| plane[start + i * w..][..HALF_SPAN].as_ptr())
-                    } else {
-                        for (i, row) in patch.iter_mut().enumerate() {
-                            let y = y0 + i as isize;
-                            for (k, val) in row.iter_mut().enumerate() {
-                                let x = x0 + k as isize;
-                                *val = if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
-                                    plane[y as usize * w + x as usize]
-                                } else {
-                                    0.0
-                                };
-                            }
-                        }
-                        core::array::from_fn(|i| patch[i].as_ptr())
-                    };
-                    // SAFETY: each row pointer has HALF_SPAN = 10 readable floats (a checked
-                    // slice of the plane or a patch row), which is what the transform reads.
-                    let vx = unsafe { input_transform(rows) };
-                    let dst = v[ci * 2 + half..].as_mut_ptr();
-                    for (xi, val) in vx.into_iter().enumerate() {
-                        // SAFETY: (xi * c + ci) * 2 + half < XI * MAX_C * 2 = v.len(), as
-                        // c <= MAX_C: inside `v`, whose tail `dst` starts at ci * 2 + half.
-                        unsafe { *dst.add(xi * c * 2) = val };
-                    }
-                }
-            }
-            for s in 0..strips {
-                let m: [Tile<MR>; XI] = core::array::from_fn(|xi| {
-                    // SAFETY: strip s of U_ξ holds c * MR floats; V_ξ holds c panels rows of
-                    // NR = 8 floats (2 vectors each), all written above for ci < c.
-                    unsafe {
-                        tile_4x8_packed(
-                            c,
-                            f.u.as_ptr().add((xi * strips + s) * c * MR),
-                            v.as_ptr().add(xi * c * 2).cast::<f32>(),
-                        )
-                    }
-                });
-                for r in 0..MR.min(o - s * MR) {
-                    let oc = s * MR + r;
-                    let bias = F32x4::splat(epi.bias.map_or(0.0, |b| b[oc]));
-                    for half in 0..2 {
-                        let ox0 = 2 * (tx0 + 4 * half);
-                        if ox0 >= wo {
-                            break;
-                        }
-                        let y = output_transform(&core::array::from_fn(|xi| m[xi][r][half]));
-                        for (dy, pair) in y.iter().enumerate() {
-                            let oy = 2 * ty + dy;
-                            if oy >= ho {
-                                break;
-                            }
-                            let px = [
-                                F32x4::interleave_low(pair[0], pair[1]),
-                                F32x4::interleave_high(pair[0], pair[1]),
-                            ];
-                            let at = ((n * geo.c_out + oc) * ho + oy) * wo + ox0;
-                            // SAFETY: pixels ox0 .. ox0 + count of row oy, channel oc, image n
-                            // lie in the output and belong to this unit; forwarded contract.
-                            unsafe { store(px, bias, epi, out, at, (wo - ox0).min(8)) };
-                        }
-                    }
-                }
+            } else {
+                // SAFETY: forwarded contract.
+                unsafe { run_blocked(geo, f, &panel, &mut v, epi, out) };
             }
         }
     }
 }
 
-/// Applies `act(px + bias) + residual` to 8 output pixels and stores the first `count`.
+/// A panel with more than [`BLOCK_C`] input channels: the channel sum in blocks of
+/// `BLOCK_C`. The output transform is linear, so each block's products are transformed and
+/// added to the output pixels the earlier blocks stored (the last block applies the
+/// epilogue): every input channel is transformed once, and nothing but the 64 KiB of panels
+/// lives on the stack. Node 20, against im2col: 256x14x14 0.64, 256x28x28 0.66, 512x14x14
+/// 0.69. Accumulating the products instead, for 64 output channels at a time (32 KiB more
+/// stack, each block transformed again per 64 channels), ran 1.10-1.18x slower than this;
+/// for 128 at a time (64 KiB more), 1.00-1.04x. One block of 256 channels (128 KiB of
+/// panels) ran 0.54 of im2col at 256 channels, but a wasm thread's stack overflows silently
+/// (into memory it does not own), so the panels stay at 64 KiB. Not inlined: the narrow
+/// layers' loop stays small.
 ///
 /// # Safety
-/// `out.at(at) .. out.at(at + count)` writable by this task; the residual (if any) holds
-/// `at + count` elements.
+/// [`run`]'s contract, for this panel's output pixels.
+#[inline(never)]
+unsafe fn run_blocked(
+    geo: &Geometry,
+    f: &WinogradFilters,
+    panel: &Panel<'_>,
+    v: &mut Panels,
+    epi: &ConvEpilogue<'_>,
+    out: &Disjoint,
+) {
+    for c0 in (0..f.c).step_by(BLOCK_C) {
+        let cs = c0..(c0 + BLOCK_C).min(f.c);
+        let pass = Pass {
+            add_earlier: c0 > 0,
+            last: cs.end == f.c,
+        };
+        transform(geo, panel, cs.clone(), v);
+        for s in 0..f.o.div_ceil(MR) {
+            let m = products(f, s, cs.clone(), v);
+            // SAFETY: forwarded contract.
+            unsafe { finish_strip(geo, f.o, panel, s, &m, epi, out, pass) };
+        }
+    }
+}
+
+/// `V_ξ` of the panel's tiles for input channels `cs` (at most [`BLOCK_C`]) into `v`, at
+/// depth `cs.len()`. Each half of the panel (4 tiles, 10 input columns) on its own: a window
+/// in the padding costs one half a zero-filled copy, not both, and a half past the last tile
+/// is not transformed at all (its lanes are computed from stale panels and never stored).
+#[inline(always)]
+fn transform(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: &mut Panels) {
+    let (h, w, d) = (geo.h, geo.w, cs.len());
+    let tw = geo.wo.div_ceil(2);
+    let y0 = (2 * panel.ty) as isize - geo.p.pad_top as isize;
+    let rows_inside = y0 >= 0 && y0 as usize + 4 <= h;
+    let mut patch = [[0.0f32; HALF_SPAN]; 4];
+    for half in 0..2 {
+        if panel.tx0 + 4 * half >= tw {
+            break;
+        }
+        let x0 = (2 * (panel.tx0 + 4 * half)) as isize - geo.p.pad_left as isize;
+        let inside = rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= w;
+        for (k, ci) in cs.clone().enumerate() {
+            let plane = &panel.image[ci * h * w..][..h * w];
+            let rows: [*const f32; 4] = if inside {
+                let start = y0 as usize * w + x0 as usize;
+                core::array::from_fn(|i| plane[start + i * w..][..HALF_SPAN].as_ptr())
+            } else {
+                for (i, row) in patch.iter_mut().enumerate() {
+                    let y = y0 + i as isize;
+                    for (j, val) in row.iter_mut().enumerate() {
+                        let x = x0 + j as isize;
+                        *val = if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
+                            plane[y as usize * w + x as usize]
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                core::array::from_fn(|i| patch[i].as_ptr())
+            };
+            // SAFETY: each row pointer has HALF_SPAN = 10 readable floats (a checked slice of
+            // the plane or a patch row), which is what the transform reads.
+            let vx = unsafe { input_transform(rows) };
+            let dst = v[k * 2 + half..].as_mut_ptr();
+            for (xi, val) in vx.into_iter().enumerate() {
+                // SAFETY: (xi * d + k) * 2 + half < XI * BLOCK_C * 2 = v.len(), as
+                // k < d <= BLOCK_C: inside `v`, whose tail `dst` starts at k * 2 + half.
+                unsafe { *dst.add(xi * d * 2) = val };
+            }
+        }
+    }
+}
+
+/// The 16 products `M_ξ` of output strip `s` over input channels `cs`, from panels `v`
+/// transformed for `cs`.
+#[inline(always)]
+fn products(f: &WinogradFilters, s: usize, cs: core::ops::Range<usize>, v: &Panels) -> Products {
+    let (strips, d) = (f.o.div_ceil(MR), cs.len());
+    core::array::from_fn(|xi| {
+        let u = &f.u[((xi * strips + s) * f.c + cs.start) * MR..][..d * MR];
+        let panel = &v[xi * d * 2..][..d * 2];
+        // SAFETY: `u` is a checked strip of d * MR floats and `panel` d rows of NR = 8 floats
+        // (2 vectors each): the microkernel reads exactly these.
+        unsafe { tile_4x8_packed(d, u.as_ptr(), panel.as_ptr().cast::<f32>()) }
+    })
+}
+
+/// The output transform of strip `s` (`MR` output channels) of the panel, stored as `pass`
+/// says (in one pass: bias, activation and residual fused).
+///
+/// # Safety
+/// [`run`]'s contract, for this panel's output pixels.
+// `r` and `half` pick the same vector out of all 16 tiles of `m`: index loops read best.
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn finish_strip(
+    geo: &Geometry,
+    o: usize,
+    panel: &Panel<'_>,
+    s: usize,
+    m: &Products,
+    epi: &ConvEpilogue<'_>,
+    out: &Disjoint,
+    pass: Pass,
+) {
+    let (ho, wo) = (geo.ho, geo.wo);
+    for r in 0..MR.min(o - s * MR) {
+        let oc = s * MR + r;
+        let bias = F32x4::splat(epi.bias.map_or(0.0, |b| b[oc]));
+        for half in 0..2 {
+            let ox0 = 2 * (panel.tx0 + 4 * half);
+            if ox0 >= wo {
+                break;
+            }
+            let y = output_transform(&core::array::from_fn(|xi| m[xi][r][half]));
+            for (dy, pair) in y.iter().enumerate() {
+                let oy = 2 * panel.ty + dy;
+                if oy >= ho {
+                    break;
+                }
+                let px = [
+                    F32x4::interleave_low(pair[0], pair[1]),
+                    F32x4::interleave_high(pair[0], pair[1]),
+                ];
+                let at = ((panel.n * geo.c_out + oc) * ho + oy) * wo + ox0;
+                // SAFETY: pixels ox0 .. ox0 + count of row oy, channel oc, image n lie in the
+                // output and belong to this unit; forwarded contract.
+                unsafe { store(px, bias, epi, out, at, (wo - ox0).min(8), pass) };
+            }
+        }
+    }
+}
+
+/// Which part of the channel sum a call of [`finish_strip`] stores.
+#[derive(Clone, Copy)]
+struct Pass {
+    /// Add the output's current value (the earlier channel blocks' partial sum).
+    add_earlier: bool,
+    /// The last block: apply `act(sum + bias) + residual`; otherwise store the raw sum.
+    last: bool,
+}
+
+/// The whole channel sum in one block.
+const ONE_PASS: Pass = Pass {
+    add_earlier: false,
+    last: true,
+};
+
+/// Stores the first `count` of 8 output pixels `px`, finished as `pass` says.
+///
+/// # Safety
+/// `out.at(at) .. out.at(at + count)` readable and writable by this task; the residual (if
+/// any) holds `at + count` elements.
 #[inline(always)]
 unsafe fn store(
     px: [F32x4; 2],
@@ -273,23 +382,40 @@ unsafe fn store(
     out: &Disjoint,
     at: usize,
     count: usize,
+    pass: Pass,
 ) {
+    // Lanes 4k .. 4k + 4 of a slice-like source, zero past `count`.
+    let load = |k: usize, get: &dyn Fn(usize) -> f32, base: *const f32| {
+        if count == 8 {
+            // SAFETY: count == 8: the 4 floats at base + 4k are inside (the caller's contract).
+            unsafe { F32x4::load(base.add(4 * k)) }
+        } else {
+            F32x4::from_array(core::array::from_fn(|l| {
+                if 4 * k + l < count {
+                    get(4 * k + l)
+                } else {
+                    0.0
+                }
+            }))
+        }
+    };
     let finish = |x: F32x4, k: usize| {
-        let mut y = x.add(bias);
+        let mut y = x;
+        if pass.add_earlier {
+            // SAFETY: this task's own output pixels (the caller's contract).
+            let earlier = |i: usize| unsafe { *out.at(at + i) };
+            y = y.add(load(k, &earlier, out.at(at)));
+        }
+        if !pass.last {
+            return y;
+        }
+        y = y.add(bias);
         if epi.activation != Activation::Identity {
             y = epi.activation.apply(y);
         }
         if let Some(res) = epi.residual {
-            let r = if count == 8 {
-                let r = &res[at + 4 * k..][..4];
-                // SAFETY: a checked slice of 4 floats.
-                unsafe { F32x4::load(r.as_ptr()) }
-            } else {
-                F32x4::from_array(core::array::from_fn(|l| {
-                    res.get(at + 4 * k + l).copied().unwrap_or(0.0)
-                }))
-            };
-            y = y.add(r);
+            let r = &res[at..at + count];
+            y = y.add(load(k, &|i| r[i], r.as_ptr()));
         }
         y
     };
