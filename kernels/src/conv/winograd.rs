@@ -10,8 +10,10 @@
 //! are tiles, so the output transform yields vectors of 4 tiles whose interleaved pairs are 8
 //! consecutive pixels of an NCHW output row: plain vector stores.
 //!
-//! Scope: NCHW, groups 1, [`MIN_C`] to [`MAX_C`] input channels, outputs at least
-//! [`MIN_WIDTH`] wide; everything else takes the implicit im2col GEMM. No scratch memory: the
+//! Scope: groups 1, [`MIN_C`] (NHWC: [`MIN_C_NHWC`]) to [`MAX_C`] input channels, outputs
+//! at least [`MIN_WIDTH`] wide; everything else takes the implicit im2col GEMM. NHWC runs the
+//! same arithmetic with one 4x4 transpose more on each side (lanes are channels there), so
+//! both layouts give the same bits. No scratch memory: the
 //! 16 `V_ξ` panels of one strip of tiles, for up to 128 channels, live on the stack (64 KiB);
 //! wider layers sum over blocks of 128 channels through the output (see [`run_blocked`]). Node 20, relaxed build, interleaved A/B
 //! against im2col (10th percentiles): 64x56x56 0.65, 128x28x28 0.69, 64x14x14 0.66, 16x56x56
@@ -21,7 +23,7 @@
 //! Accuracy: `B` and `A` hold only 0 and ±1, `G` also ±1/2, so on small integers (the tests)
 //! the result is exact; on general data the error stays within a few ulp of the sum of
 //! `|x| |w|` (measured in the tests).
-use super::{ConvEpilogue, Disjoint, Geometry};
+use super::{ConvEpilogue, Disjoint, Geometry, TensorLayout};
 use crate::epilogue::Activation;
 use crate::gemm::kernel::{tile_4x8_packed, Tile, MR, NR};
 use crate::simd::F32x4;
@@ -32,11 +34,14 @@ use alloc::vec::Vec;
 const BLOCK_C: usize = 128;
 /// Most input channels Winograd takes: its filters are 16/9 the size of im2col's, and the
 /// convolution keeps both (NHWC calls use im2col), so 512 x 512 filters hold 26 MiB.
-pub(super) const MAX_C: usize = 512;
-/// Fewest input channels where Winograd pays (see the table above).
-pub(super) const MIN_C: usize = 8;
+const MAX_C: usize = 512;
+/// Fewest input channels where Winograd pays in NCHW (see the table above).
+const MIN_C: usize = 8;
+/// The same in NHWC, whose transforms cost a transpose more: 8 channels ran 1.10x the time of
+/// im2col, 16 0.85-0.94x, 32 0.76x, 64 and more 0.65-0.67x (Node 20, interleaved, p10).
+const MIN_C_NHWC: usize = 16;
 /// Narrowest output where Winograd pays: a row of tiles fills at least half of its 8-tile panel.
-pub(super) const MIN_WIDTH: usize = 8;
+const MIN_WIDTH: usize = 8;
 /// Positions of the 4x4 transform.
 const XI: usize = 16;
 /// Tiles per B panel (one microkernel call): the GEMM's `NR`.
@@ -55,12 +60,17 @@ pub(super) struct WinogradFilters {
 }
 
 impl WinogradFilters {
-    /// Whether a 3x3 layer of this geometry can take Winograd (the output width is checked per
-    /// call, see [`MIN_WIDTH`]).
+    /// Whether a 3x3 layer of this geometry can take Winograd (the layout and output width are
+    /// checked per call, see [`WinogradFilters::takes`]).
     pub fn applies(p: &super::Conv2dParams, c_in: usize) -> bool {
         (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w) == (3, 3, 1, 1)
             && (p.dilation_h, p.dilation_w, p.groups) == (1, 1, 1)
             && (MIN_C..=MAX_C).contains(&c_in)
+    }
+
+    /// Whether a call in `layout` with outputs `wo` wide runs here (or takes im2col).
+    pub fn takes(&self, layout: TensorLayout, wo: usize) -> bool {
+        wo >= MIN_WIDTH && (layout == TensorLayout::Nchw || self.c >= MIN_C_NHWC)
     }
 
     /// Transforms ONNX-layout 3x3 filters `weights[o][c][3][3]`, in f64 and rounded once.
@@ -120,6 +130,13 @@ unsafe fn input_transform(rows: [*const f32; 4]) -> [F32x4; XI] {
             F32x4::odd_lanes(c, e),
         ]
     });
+    patch_transform(&d)
+}
+
+/// `Bᵀ d B` of 4x4 patches `d[i][j]`, lane by lane (lanes are tiles in NCHW, channels in
+/// NHWC): `V_ξ`, `ξ = 4 i + j`.
+#[inline(always)]
+fn patch_transform(d: &[[F32x4; 4]; 4]) -> [F32x4; XI] {
     // Bᵀ d (rows), then (Bᵀ d) B (columns).
     let t: [[F32x4; 4]; 4] = core::array::from_fn(|j| {
         [
@@ -160,7 +177,8 @@ type Panels = [F32x4; XI * BLOCK_C * 2];
 /// `M_ξ` of one strip of output channels: 16 tiles of 4 channels x 8 tiles.
 type Products = [Tile<MR>; XI];
 
-/// One panel of 8 tiles: image `n` (its input planes `image`), tile row `ty`, first tile `tx0`.
+/// One panel of 8 tiles: image `n` (its input, `image`, in `geo`'s layout), tile row `ty`,
+/// first tile `tx0`.
 struct Panel<'a> {
     image: &'a [f32],
     n: usize,
@@ -168,11 +186,11 @@ struct Panel<'a> {
     tx0: usize,
 }
 
-/// Computes the tile rows `units` (ordered by image, then tile row) of the NCHW output,
-/// bias, activation and residual fused.
+/// Computes the tile rows `units` (ordered by image, then tile row) of the output, bias,
+/// activation and residual fused.
 ///
 /// # Safety
-/// `out` points to an output tensor of `geo`'s validated length (NCHW), `input` and the
+/// `out` points to an output tensor of `geo`'s validated length and layout, `input` and the
 /// epilogue's slices were validated against `geo`, `f` was built for `geo`'s channels, and no
 /// one else reads or writes the output rows of these units during the call.
 pub(super) unsafe fn run(
@@ -251,6 +269,15 @@ unsafe fn run_blocked(
 /// is not transformed at all (its lanes are computed from stale panels and never stored).
 #[inline(always)]
 fn transform(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: &mut Panels) {
+    match geo.layout {
+        TensorLayout::Nchw => transform_nchw(geo, panel, cs, v),
+        TensorLayout::Nhwc => transform_nhwc(geo, panel, cs, v),
+    }
+}
+
+/// [`transform`] of NCHW planes: lanes are tiles from the start (stride-2 shuffles of rows).
+#[inline(always)]
+fn transform_nchw(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: &mut Panels) {
     let (h, w, d) = (geo.h, geo.w, cs.len());
     let tw = geo.wo.div_ceil(2);
     let y0 = (2 * panel.ty) as isize - geo.p.pad_top as isize;
@@ -294,6 +321,59 @@ fn transform(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: 
     }
 }
 
+/// [`transform`] of NHWC pixels: lanes are 4 channels of a pixel, transformed as they are
+/// loaded, then turned into lanes of tiles by one 4x4 transpose per `ξ`.
+#[inline(always)]
+fn transform_nhwc(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: &mut Panels) {
+    let (h, w, c, d) = (geo.h, geo.w, geo.c_in, cs.len());
+    let tw = geo.wo.div_ceil(2);
+    let y0 = (2 * panel.ty) as isize - geo.p.pad_top as isize;
+    let rows_inside = y0 >= 0 && y0 as usize + 4 <= h;
+    for half in 0..2 {
+        if panel.tx0 + 4 * half >= tw {
+            break;
+        }
+        let x0 = (2 * (panel.tx0 + 4 * half)) as isize - geo.p.pad_left as isize;
+        let inside = rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= w;
+        for k0 in (0..d).step_by(4) {
+            let (c0, lanes) = (cs.start + k0, (d - k0).min(4));
+            // px[i][j]: channels c0 .. c0 + 4 of pixel (y0 + i, x0 + j), zero outside the
+            // input and past the block's last channel.
+            let px: [[F32x4; HALF_SPAN]; 4] = core::array::from_fn(|i| {
+                core::array::from_fn(|j| {
+                    let (y, x) = (y0 + i as isize, x0 + j as isize);
+                    if inside && lanes == 4 {
+                        let at = (y as usize * w + x as usize) * c + c0;
+                        let p = &panel.image[at..][..4];
+                        // SAFETY: a checked slice of 4 floats.
+                        unsafe { F32x4::load(p.as_ptr()) }
+                    } else if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
+                        let at = (y as usize * w + x as usize) * c + c0;
+                        let p = &panel.image[at..][..lanes];
+                        F32x4::from_array(core::array::from_fn(|l| {
+                            p.get(l).copied().unwrap_or(0.0)
+                        }))
+                    } else {
+                        F32x4::zero()
+                    }
+                })
+            });
+            // V_ξ of tile t (lanes: channels), tile t's patch being columns 2t .. 2t + 4.
+            let vt: [[F32x4; XI]; 4] = core::array::from_fn(|t| {
+                patch_transform(&core::array::from_fn(|i| {
+                    core::array::from_fn(|j| px[i][2 * t + j])
+                }))
+            });
+            for xi in 0..XI {
+                let by_channel = F32x4::transpose4([vt[0][xi], vt[1][xi], vt[2][xi], vt[3][xi]]);
+                for (l, &val) in by_channel.iter().enumerate().take(lanes) {
+                    v[(xi * d + k0 + l) * 2 + half] = val;
+                }
+            }
+        }
+    }
+}
+
 /// The 16 products `M_ξ` of output strip `s` over input channels `cs`, from panels `v`
 /// transformed for `cs`.
 #[inline(always)]
@@ -327,6 +407,10 @@ unsafe fn finish_strip(
     pass: Pass,
 ) {
     let (ho, wo) = (geo.ho, geo.wo);
+    if geo.layout == TensorLayout::Nhwc {
+        // SAFETY: forwarded contract.
+        return unsafe { finish_strip_nhwc(geo, o, panel, s, m, epi, out, pass) };
+    }
     for r in 0..MR.min(o - s * MR) {
         let oc = s * MR + r;
         let bias = F32x4::splat(epi.bias.map_or(0.0, |b| b[oc]));
@@ -354,6 +438,59 @@ unsafe fn finish_strip(
     }
 }
 
+/// [`finish_strip`] into NHWC pixels: the 4 output channels of the strip are a vector per
+/// pixel, one 4x4 transpose of the 4 channels' tiles away.
+///
+/// # Safety
+/// [`run`]'s contract, for this panel's output pixels.
+// `half`, `dy` and `dx` pick one vector out of all the tiles at once: index loops read best.
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn finish_strip_nhwc(
+    geo: &Geometry,
+    o: usize,
+    panel: &Panel<'_>,
+    s: usize,
+    m: &Products,
+    epi: &ConvEpilogue<'_>,
+    out: &Disjoint,
+    pass: Pass,
+) {
+    let (ho, wo) = (geo.ho, geo.wo);
+    let (oc0, lanes) = (s * MR, (o - s * MR).min(MR));
+    let bias = F32x4::from_array(core::array::from_fn(|l| match epi.bias {
+        Some(b) if l < lanes => b[oc0 + l],
+        _ => 0.0,
+    }));
+    for half in 0..2 {
+        let ox0 = 2 * (panel.tx0 + 4 * half);
+        if ox0 >= wo {
+            break;
+        }
+        let y: [[[F32x4; 2]; 2]; MR] =
+            core::array::from_fn(|r| output_transform(&core::array::from_fn(|xi| m[xi][r][half])));
+        for dy in 0..2 {
+            let oy = 2 * panel.ty + dy;
+            if oy >= ho {
+                break;
+            }
+            for dx in 0..2 {
+                let by_tile = F32x4::transpose4(core::array::from_fn(|r| y[r][dy][dx]));
+                for (t, &px) in by_tile.iter().enumerate() {
+                    let ox = ox0 + 2 * t + dx;
+                    if ox >= wo {
+                        continue;
+                    }
+                    let at = ((panel.n * ho + oy) * wo + ox) * geo.c_out + oc0;
+                    // SAFETY: channels oc0 .. oc0 + lanes of pixel (oy, ox) of image n lie in
+                    // the output and belong to this unit; forwarded contract.
+                    unsafe { store([px], bias, epi, out, at, lanes, pass) };
+                }
+            }
+        }
+    }
+}
+
 /// Which part of the channel sum a call of [`finish_strip`] stores.
 #[derive(Clone, Copy)]
 struct Pass {
@@ -369,14 +506,15 @@ const ONE_PASS: Pass = Pass {
     last: true,
 };
 
-/// Stores the first `count` of 8 output pixels `px`, finished as `pass` says.
+/// Stores the first `count` of the `4 V` output values `px` (8 pixels of an NCHW row, or 4
+/// channels of an NHWC pixel), finished as `pass` says; `bias` is added to each vector.
 ///
 /// # Safety
 /// `out.at(at) .. out.at(at + count)` readable and writable by this task; the residual (if
 /// any) holds `at + count` elements.
 #[inline(always)]
-unsafe fn store(
-    px: [F32x4; 2],
+unsafe fn store<const V: usize>(
+    px: [F32x4; V],
     bias: F32x4,
     epi: &ConvEpilogue<'_>,
     out: &Disjoint,
@@ -386,8 +524,8 @@ unsafe fn store(
 ) {
     // Lanes 4k .. 4k + 4 of a slice-like source, zero past `count`.
     let load = |k: usize, get: &dyn Fn(usize) -> f32, base: *const f32| {
-        if count == 8 {
-            // SAFETY: count == 8: the 4 floats at base + 4k are inside (the caller's contract).
+        if count == 4 * V {
+            // SAFETY: all 4 V floats at base are inside (the caller's contract).
             unsafe { F32x4::load(base.add(4 * k)) }
         } else {
             F32x4::from_array(core::array::from_fn(|l| {
@@ -419,9 +557,9 @@ unsafe fn store(
         }
         y
     };
-    if count == 8 {
+    if count == 4 * V {
         for (k, &x) in px.iter().enumerate() {
-            // SAFETY: the caller's contract, count == 8.
+            // SAFETY: the caller's contract, count == 4 V.
             unsafe { finish(x, k).store(out.at(at + 4 * k)) };
         }
     } else {
