@@ -175,8 +175,8 @@ pub fn gemm_packed(
     crate::kernels::gemm_packed_par(alpha, a, b, beta, c, ops, threads(), &parallel_for)
 }
 
-/// [`Conv2d::run`] split over all [`threads`]: implicit-im2col GEMM blocks and depthwise rows as
-/// tasks, the 1x1 GEMM in 2-D tiles (a single task below the size threshold). Bit-identical to
+/// [`Conv2d::run`] split over all [`threads`]: implicit-im2col GEMM blocks, rows of Winograd
+/// tiles and depthwise rows as tasks, the 1x1 GEMM in 2-D tiles (a single task below the size threshold). Bit-identical to
 /// the single-threaded call.
 ///
 /// ```
