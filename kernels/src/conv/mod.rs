@@ -13,9 +13,9 @@
 //! input layout; NCHW output is written through column-major GEMM tiles (transposed stores).
 //!
 //! Threads ([`Conv2d::run_par`]): the (image, group, pixel block) GEMMs, the rows of Winograd
-//! tiles and the depthwise output rows are independent tasks, run through a caller-supplied [`ParallelFor`]; the 1x1
-//! GEMM is tiled in 2-D by [`crate::gemm_packed_par`]. Blocks never depend on the thread
-//! count, so the result is bit-identical for any number of threads.
+//! tiles and the depthwise output rows are independent tasks, run through a caller-supplied
+//! [`ParallelFor`]; the 1x1 GEMM is tiled in 2-D by [`crate::gemm_packed_par`]. Blocks never
+//! depend on the thread count, so the result is bit-identical for any number of threads.
 mod depthwise;
 mod gather;
 mod im2col;
