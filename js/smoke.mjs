@@ -35,6 +35,7 @@ const lin = new wasm.Linear(B, k, n, bias, 'relu');
 check('Linear(relu).forward', close(lin.forward(A, m), ref.map((v, i) => Math.max(v + bias[i % n], 0))));
 const conv = new wasm.Conv2d(new Float32Array(9).fill(1), undefined, 1, 1, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, 'none');
 check('Conv2d 3x3 box filter', close(conv.run(new Float32Array(16).fill(1), 'nchw', 1, 4, 4).slice(0, 4), [4, 6, 6, 4]));
+check('Conv2d.method', conv.method('nchw', 4, 4) === 'depthwise'); // one channel in and out
 for (const [what, f, msg] of [
   ['short input throws', () => pm.matmul(A.subarray(1), m), 'shape mismatch'],
   ['short out of matmul_into throws', () => pm.matmul_into(A, m, into.subarray(1)), 'length of out'],

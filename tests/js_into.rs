@@ -68,8 +68,9 @@ fn matmul_and_linear_into_match_the_allocating_forms() {
 
 #[wasm_bindgen_test]
 fn conv_into_matches_the_allocating_form() {
-    // A depthwise and a dense 3x3 convolution, NCHW and NHWC.
-    for (c_in, c_out, groups) in [(4, 4, 4), (3, 5, 1)] {
+    // A depthwise and two dense 3x3 convolutions (im2col, and Winograd where the output is at
+    // least 8 wide), NCHW and NHWC.
+    for (c_in, c_out, groups) in [(4, 4, 4), (3, 5, 1), (16, 6, 1)] {
         let w = input(c_out * (c_in / groups) * 9, 11);
         let bias = input(c_out, 12);
         let mut conv = js::JsConv2d::new(
@@ -89,6 +90,12 @@ fn conv_into_matches_the_allocating_form() {
             let len = c_in * side * side;
             let x = input(2 * len, seed);
             for layout in ["nchw", "nhwc"] {
+                let method = match (groups, c_in, side) {
+                    (4, ..) => "depthwise",
+                    (_, 16, 40) => "winograd",
+                    _ => "im2col",
+                };
+                assert_eq!(conv.method(layout, side, side).unwrap(), method);
                 let out = Float32Array::new_with_length((2 * c_out * side * side) as u32);
                 let xa = Float32Array::from(&x[..]);
                 conv.run_into(&xa, layout, 2, side, side, &out).unwrap();

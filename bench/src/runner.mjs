@@ -111,7 +111,7 @@ export const ADAPTERS = {
       const { run, info } = outCall(c.O * c.Ho * c.Wo,
         (out) => (out ? conv.run_into(x, layout, 1, c.H, c.W, out) : conv.run(x, layout, 1, c.H, c.W)));
       return {
-        run, free: () => conv.free(), info: { layout, ...info },
+        run, free: () => conv.free(), info: { layout, conv_method: conv.method(layout, c.H, c.W), ...info },
         fix: layout === 'nhwc' ? (y) => transposeCHW(y, c.Ho * c.Wo, c.O) : (y) => y,
       };
     },

@@ -254,6 +254,50 @@ fn conv_winograd_exact() {
     }
 }
 
+/// Which method each kind of layer takes, in each layout (the rules of the module docs).
+#[wasm_bindgen_test(unsupported = test)]
+fn conv_method_follows_the_rules() {
+    use wasmnn_kernels::conv::ConvMethod::{self, Depthwise, Im2col, Pointwise, Winograd};
+    let k3 = Conv2dParams::new(3, 3).padding(1, 1, 1, 1);
+    // (c_in, c_out, params, h = w, NCHW method, NHWC method)
+    let cases: [(usize, usize, Conv2dParams, usize, ConvMethod, ConvMethod); 12] = [
+        (8, 4, k3, 16, Winograd, Im2col),
+        (16, 4, k3, 16, Winograd, Winograd),
+        (512, 4, k3, 8, Winograd, Winograd),
+        (7, 4, k3, 16, Im2col, Im2col),
+        (513, 4, k3, 8, Im2col, Im2col),
+        (16, 4, k3, 7, Im2col, Im2col),
+        (16, 4, k3.stride(2, 2), 32, Im2col, Im2col),
+        (
+            16,
+            4,
+            k3.dilation(2, 2).padding(2, 2, 2, 2),
+            16,
+            Im2col,
+            Im2col,
+        ),
+        (16, 4, k3.groups(2), 16, Im2col, Im2col),
+        (16, 4, Conv2dParams::new(1, 1), 16, Pointwise, Pointwise),
+        (
+            16,
+            4,
+            Conv2dParams::new(1, 1).padding(1, 0, 0, 0),
+            16,
+            Im2col,
+            Im2col,
+        ),
+        (16, 16, k3.groups(16), 16, Depthwise, Depthwise),
+    ];
+    for (c, o, p, hw, nchw, nhwc) in cases {
+        let cg = c / p.groups;
+        let conv = Conv2d::new(&vec![1.0; o * cg * p.kernel_h * p.kernel_w], o, c, p).unwrap();
+        let got = [TensorLayout::Nchw, TensorLayout::Nhwc].map(|l| conv.method(l, hw, hw).unwrap());
+        assert_eq!(got, [nchw, nhwc], "{c}->{o} {p:?} {hw}x{hw}");
+    }
+    let conv = Conv2d::new(&[1.0; 9], 1, 1, k3).unwrap();
+    assert!(conv.method(TensorLayout::Nchw, 0, 5).is_err());
+}
+
 /// Winograd's rounding on general data: within a few ulp of the sum of |x| |w| of each output,
 /// in one channel block (64) and three (300); NCHW and NHWC give the same bits.
 #[wasm_bindgen_test(unsupported = test)]

@@ -94,6 +94,14 @@ impl JsConv2d {
         build().map_err(js_err)
     }
 
+    /// The method a call on `h x w` input in `layout` runs: `"pointwise"`, `"depthwise"`,
+    /// `"winograd"` or `"im2col"`.
+    pub fn method(&self, layout: &str, h: usize, w: usize) -> Result<String, JsError> {
+        let layout = parse_layout(layout)?;
+        let method = self.conv.method(layout, h, w).map_err(js_err)?;
+        Ok(method.name().to_string())
+    }
+
     /// Output `[height, width]` for an `h x w` input.
     pub fn output_size(&self, h: usize, w: usize) -> Result<Vec<u32>, JsError> {
         let (ho, wo) = self.conv.params().output_size(h, w).map_err(js_err)?;

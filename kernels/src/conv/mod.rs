@@ -242,6 +242,37 @@ impl Disjoint {
 unsafe impl Send for Disjoint {}
 unsafe impl Sync for Disjoint {}
 
+/// How a [`Conv2d`] call computes its output: chosen per call from the layer, the layout and
+/// the output width (see the module docs for the rules and the measurements behind them), and
+/// reported by [`Conv2d::method`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvMethod {
+    /// 1x1, stride 1, no padding: the GEMM reads the input in place.
+    Pointwise,
+    /// One filter per channel (`groups == c_in == c_out`): the depthwise kernels.
+    Depthwise,
+    /// 3x3, stride 1: Winograd F(2x2, 3x3).
+    Winograd,
+    /// Everything else: the packed GEMM with an implicit im2col.
+    Im2col,
+}
+
+impl ConvMethod {
+    /// The lower-case name (`"pointwise"`, `"depthwise"`, `"winograd"`, `"im2col"`).
+    ///
+    /// ```
+    /// assert_eq!(wasmnn_kernels::conv::ConvMethod::Winograd.name(), "winograd");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvMethod::Pointwise => "pointwise",
+            ConvMethod::Depthwise => "depthwise",
+            ConvMethod::Winograd => "winograd",
+            ConvMethod::Im2col => "im2col",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Method {
     /// One packed `(kh kw C_g) x O_g` matrix per group, K ordered `(ky, kx, c)`; and for
@@ -359,6 +390,33 @@ impl Conv2d {
         self.c_out
     }
 
+    /// The method a call on `h x w` input in `layout` runs.
+    ///
+    /// ```
+    /// use wasmnn_kernels::conv::{Conv2d, Conv2dParams, ConvMethod, TensorLayout};
+    /// let conv = Conv2d::new(&[0.5; 16 * 16 * 9], 16, 16, Conv2dParams::new(3, 3).padding(1, 1, 1, 1))?;
+    /// assert_eq!(conv.method(TensorLayout::Nchw, 32, 32)?, ConvMethod::Winograd);
+    /// // Outputs narrower than 8 pixels take im2col.
+    /// assert_eq!(conv.method(TensorLayout::Nchw, 6, 6)?, ConvMethod::Im2col);
+    /// # Ok::<(), wasmnn_kernels::Error>(())
+    /// ```
+    pub fn method(&self, layout: TensorLayout, h: usize, w: usize) -> Result<ConvMethod> {
+        let (_, wo) = self.params.output_size(h, w)?;
+        Ok(self.method_for(layout, wo))
+    }
+
+    /// [`Conv2d::method`] for an output `wo` wide: the one place the choice is made.
+    fn method_for(&self, layout: TensorLayout, wo: usize) -> ConvMethod {
+        match &self.method {
+            Method::Depthwise { .. } => ConvMethod::Depthwise,
+            Method::Gemm {
+                winograd: Some(f), ..
+            } if f.takes(layout, wo) => ConvMethod::Winograd,
+            Method::Gemm { .. } if self.params.is_pointwise() => ConvMethod::Pointwise,
+            Method::Gemm { .. } => ConvMethod::Im2col,
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     /// Runs the convolution on `batch x c_in x h x w` input in `layout`, writing the output in the
     /// same layout (`batch x c_out x Ho x Wo`, see [`Conv2dParams::output_size`]).
@@ -440,18 +498,22 @@ impl Conv2d {
             layout,
             p: self.params,
         };
-        match &self.method {
-            Method::Depthwise { hwc, chw } => {
+        match (&self.method, self.method_for(layout, wo)) {
+            (Method::Depthwise { hwc, chw }, _) => {
                 run_depthwise(&geo, hwc, chw, input, output, epilogue, threads, par);
                 Ok(())
             }
-            Method::Gemm {
-                winograd: Some(f), ..
-            } if f.takes(layout, wo) => {
+            (
+                Method::Gemm {
+                    winograd: Some(f), ..
+                },
+                ConvMethod::Winograd,
+            ) => {
                 run_winograd(&geo, f, input, output, epilogue, threads, par);
                 Ok(())
             }
-            Method::Gemm { packs, .. } => {
+            // Pointwise or im2col: run_gemm tells them apart.
+            (Method::Gemm { packs, .. }, _) => {
                 self.run_gemm(&geo, packs, input, output, epilogue, threads, par)
             }
         }
