@@ -307,6 +307,10 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// Packs ONNX-layout filters `weights[c_out][c_in / groups][kernel_h][kernel_w]`.
+    ///
+    /// Layers that can take Winograd (3x3, stride 1, groups 1, 8 to 512 input channels) keep
+    /// their filters twice: packed for im2col (narrow outputs, NHWC below 16 channels) and
+    /// transformed for Winograd, 16/9 of their size; 25/9 of the filters' size in all.
     pub fn new(weights: &[f32], c_out: usize, c_in: usize, params: Conv2dParams) -> Result<Self> {
         params.validate()?;
         let g = params.groups;
