@@ -10,15 +10,18 @@
 //! are tiles, so the output transform yields vectors of 4 tiles whose interleaved pairs are 8
 //! consecutive pixels of an NCHW output row: plain vector stores.
 //!
-//! Scope: groups 1, [`MIN_C`] (NHWC: [`MIN_C_NHWC`]) to [`MAX_C`] input channels, outputs
-//! at least [`MIN_WIDTH`] wide; everything else takes the implicit im2col GEMM. NHWC runs the
-//! same arithmetic with one 4x4 transpose more on each side (lanes are channels there), so
-//! both layouts give the same bits. No scratch memory: the
-//! 16 `V_ξ` panels of one strip of tiles, for up to 128 channels, live on the stack (64 KiB);
-//! wider layers sum over blocks of 128 channels through the output (see [`run_blocked`]). Node 20, relaxed build, interleaved A/B
-//! against im2col (10th percentiles): 64x56x56 0.65, 128x28x28 0.69, 64x14x14 0.66, 16x56x56
-//! 0.84, 8 channels 0.93, 4 channels 0.98, 3 channels 1.54 (16 microkernel calls of depth 3 per
-//! strip: the call and transform costs dominate).
+//! Scope: groups 1, [`MIN_C`] (NHWC: [`MIN_C_NHWC`]) to [`MAX_C`] input channels, outputs at
+//! least [`MIN_WIDTH`] wide; everything else takes the implicit im2col GEMM. NHWC runs the same
+//! arithmetic with one 4x4 transpose more on each side (lanes are channels there), so both
+//! layouts give the same bits.
+//!
+//! No scratch memory: the 16 `V_ξ` panels of one strip of tiles, for up to 128 channels, live
+//! on the stack (64 KiB); wider layers sum over blocks of 128 channels through the output (see
+//! [`run_blocked`]).
+//!
+//! Node 20, relaxed build, interleaved A/B against im2col (10th percentiles): 64x56x56 0.65,
+//! 128x28x28 0.69, 64x14x14 0.66, 16x56x56 0.84, 8 channels 0.93, 4 channels 0.98, 3 channels
+//! 1.54 (16 microkernel calls of depth 3 per strip: the call and transform costs dominate).
 //!
 //! Accuracy: `B` and `A` hold only 0 and ±1, `G` also ±1/2, so on small integers (the tests)
 //! the result is exact; on general data the error stays within a few ulp of the sum of
@@ -33,7 +36,8 @@ use alloc::vec::Vec;
 /// Wider layers sum over blocks of this many channels.
 const BLOCK_C: usize = 128;
 /// Most input channels Winograd takes: its filters are 16/9 the size of im2col's, and the
-/// convolution keeps both (NHWC calls use im2col), so 512 x 512 filters hold 26 MiB.
+/// convolution keeps both (narrow outputs, and NHWC below 16 channels, use im2col), so
+/// 512 x 512 filters hold 25 MiB.
 const MAX_C: usize = 512;
 /// Fewest input channels where Winograd pays in NCHW (see the table above).
 const MIN_C: usize = 8;
