@@ -2,7 +2,7 @@
 //! integers, so every method (GEMM, im2col, depthwise) must match exactly.
 mod common;
 
-use common::conv::{check_conv, to_nhwc};
+use common::conv::{check_conv, from_nhwc, to_nhwc};
 use common::Rng;
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasmnn_kernels::conv::layout::convert;
@@ -335,18 +335,7 @@ fn conv_winograd_accuracy() {
             &ConvEpilogue::default(),
         )
         .unwrap();
-        let mut back = vec![0.0; y.len()];
-        convert(
-            &y_nhwc,
-            TensorLayout::Nhwc,
-            &mut back,
-            TensorLayout::Nchw,
-            n,
-            o,
-            ho,
-            wo,
-        )
-        .unwrap();
+        let back = from_nhwc(&y_nhwc, n, o, ho, wo);
         assert!(
             y.iter().zip(&back).all(|(a, b)| a.to_bits() == b.to_bits()),
             "c = {c}: NCHW and NHWC differ"

@@ -54,6 +54,23 @@ pub fn reference(
     (y, ho, wo)
 }
 
+/// An NHWC tensor in NCHW order.
+pub fn from_nhwc(y: &[f32], n: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
+    let mut out = vec![0.0; y.len()];
+    convert(
+        y,
+        TensorLayout::Nhwc,
+        &mut out,
+        TensorLayout::Nchw,
+        n,
+        c,
+        h,
+        w,
+    )
+    .unwrap();
+    out
+}
+
 pub fn to_nhwc(x: &[f32], n: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
     let mut out = vec![0.0; x.len()];
     convert(
@@ -115,21 +132,7 @@ pub fn check_conv(
         conv.run(&xin, layout, n, h, w, &mut y, &epi).unwrap();
         let y_nchw = match layout {
             TensorLayout::Nchw => y,
-            TensorLayout::Nhwc => {
-                let mut back = vec![0.0; y.len()];
-                convert(
-                    &y,
-                    TensorLayout::Nhwc,
-                    &mut back,
-                    TensorLayout::Nchw,
-                    n,
-                    o,
-                    ho,
-                    wo,
-                )
-                .unwrap();
-                back
-            }
+            TensorLayout::Nhwc => from_nhwc(&y, n, o, ho, wo),
         };
         for (i, (&got, &exp)) in y_nchw.iter().zip(&want).enumerate() {
             assert_eq!(
