@@ -268,9 +268,8 @@ unsafe fn run_blocked(
 }
 
 /// `V_ξ` of the panel's tiles for input channels `cs` (at most [`BLOCK_C`]) into `v`, at
-/// depth `cs.len()`. Each half of the panel (4 tiles, 10 input columns) on its own: a window
-/// in the padding costs one half a zero-filled copy, not both, and a half past the last tile
-/// is not transformed at all (its lanes are computed from stale panels and never stored).
+/// depth `cs.len()`. Each half of the panel (4 tiles, 10 input columns) on its own
+/// ([`half_windows`]): a window in the padding costs one half a zero-filled copy, not both.
 #[inline(always)]
 fn transform(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: &mut Panels) {
     match geo.layout {
@@ -279,35 +278,63 @@ fn transform(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: 
     }
 }
 
+/// Half a panel of tiles (4): their windows cover input rows `y0 .. y0 + 4` and columns
+/// `x0 .. x0 + HALF_SPAN` (negative or past the end in the padding).
+struct HalfWindow {
+    half: usize,
+    y0: isize,
+    x0: isize,
+    /// The whole window lies inside the input.
+    inside: bool,
+}
+
+impl HalfWindow {
+    /// The input pixel at row `i`, column `j` of the window, or `None` in the padding.
+    #[inline(always)]
+    fn pixel(&self, geo: &Geometry, i: usize, j: usize) -> Option<(usize, usize)> {
+        let (y, x) = (self.y0 + i as isize, self.x0 + j as isize);
+        let inside = self.inside || (y >= 0 && y < geo.h as isize && x >= 0 && x < geo.w as isize);
+        inside.then_some((y as usize, x as usize))
+    }
+}
+
+/// The halves of `panel` that hold tiles: a half past the last tile of the row is not
+/// transformed at all (its lanes are computed from stale panels and never stored).
+#[inline(always)]
+fn half_windows(geo: &Geometry, panel: &Panel<'_>) -> impl Iterator<Item = HalfWindow> {
+    let tw = geo.wo.div_ceil(2);
+    let y0 = (2 * panel.ty) as isize - geo.p.pad_top as isize;
+    let rows_inside = y0 >= 0 && y0 as usize + 4 <= geo.h;
+    let (tx0, pad_left, w) = (panel.tx0, geo.p.pad_left as isize, geo.w);
+    (0..2)
+        .take_while(move |half| tx0 + 4 * half < tw)
+        .map(move |half| {
+            let x0 = (2 * (tx0 + 4 * half)) as isize - pad_left;
+            HalfWindow {
+                half,
+                y0,
+                x0,
+                inside: rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= w,
+            }
+        })
+}
+
 /// [`transform`] of NCHW planes: lanes are tiles from the start (stride-2 shuffles of rows).
 #[inline(always)]
 fn transform_nchw(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: &mut Panels) {
     let (h, w, d) = (geo.h, geo.w, cs.len());
-    let tw = geo.wo.div_ceil(2);
-    let y0 = (2 * panel.ty) as isize - geo.p.pad_top as isize;
-    let rows_inside = y0 >= 0 && y0 as usize + 4 <= h;
     let mut patch = [[0.0f32; HALF_SPAN]; 4];
-    for half in 0..2 {
-        if panel.tx0 + 4 * half >= tw {
-            break;
-        }
-        let x0 = (2 * (panel.tx0 + 4 * half)) as isize - geo.p.pad_left as isize;
-        let inside = rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= w;
+    for win in half_windows(geo, panel) {
+        let half = win.half;
         for (k, ci) in cs.clone().enumerate() {
             let plane = &panel.image[ci * h * w..][..h * w];
-            let rows: [*const f32; 4] = if inside {
-                let start = y0 as usize * w + x0 as usize;
+            let rows: [*const f32; 4] = if win.inside {
+                let start = win.y0 as usize * w + win.x0 as usize;
                 core::array::from_fn(|i| plane[start + i * w..][..HALF_SPAN].as_ptr())
             } else {
                 for (i, row) in patch.iter_mut().enumerate() {
-                    let y = y0 + i as isize;
                     for (j, val) in row.iter_mut().enumerate() {
-                        let x = x0 + j as isize;
-                        *val = if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
-                            plane[y as usize * w + x as usize]
-                        } else {
-                            0.0
-                        };
+                        *val = win.pixel(geo, i, j).map_or(0.0, |(y, x)| plane[y * w + x]);
                     }
                 }
                 core::array::from_fn(|i| patch[i].as_ptr())
@@ -329,37 +356,27 @@ fn transform_nchw(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>
 /// loaded, then turned into lanes of tiles by one 4x4 transpose per `ξ`.
 #[inline(always)]
 fn transform_nhwc(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: &mut Panels) {
-    let (h, w, c, d) = (geo.h, geo.w, geo.c_in, cs.len());
-    let tw = geo.wo.div_ceil(2);
-    let y0 = (2 * panel.ty) as isize - geo.p.pad_top as isize;
-    let rows_inside = y0 >= 0 && y0 as usize + 4 <= h;
-    for half in 0..2 {
-        if panel.tx0 + 4 * half >= tw {
-            break;
-        }
-        let x0 = (2 * (panel.tx0 + 4 * half)) as isize - geo.p.pad_left as isize;
-        let inside = rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= w;
+    let (w, c, d) = (geo.w, geo.c_in, cs.len());
+    for win in half_windows(geo, panel) {
+        let half = win.half;
         for k0 in (0..d).step_by(4) {
             let (c0, lanes) = (cs.start + k0, (d - k0).min(4));
             // px[i][j]: channels c0 .. c0 + 4 of pixel (y0 + i, x0 + j), zero outside the
             // input and past the block's last channel.
             let px: [[F32x4; HALF_SPAN]; 4] = core::array::from_fn(|i| {
-                core::array::from_fn(|j| {
-                    let (y, x) = (y0 + i as isize, x0 + j as isize);
-                    if inside && lanes == 4 {
-                        let at = (y as usize * w + x as usize) * c + c0;
-                        let p = &panel.image[at..][..4];
-                        // SAFETY: a checked slice of 4 floats.
-                        unsafe { F32x4::load(p.as_ptr()) }
-                    } else if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
-                        let at = (y as usize * w + x as usize) * c + c0;
-                        let p = &panel.image[at..][..lanes];
-                        F32x4::from_array(core::array::from_fn(|l| {
-                            p.get(l).copied().unwrap_or(0.0)
-                        }))
-                    } else {
-                        F32x4::zero()
+                core::array::from_fn(|j| match win.pixel(geo, i, j) {
+                    Some((y, x)) => {
+                        let p = &panel.image[(y * w + x) * c + c0..][..lanes];
+                        if lanes == 4 {
+                            // SAFETY: a checked slice of 4 floats.
+                            unsafe { F32x4::load(p.as_ptr()) }
+                        } else {
+                            F32x4::from_array(core::array::from_fn(|l| {
+                                p.get(l).copied().unwrap_or(0.0)
+                            }))
+                        }
                     }
+                    None => F32x4::zero(),
                 })
             });
             // V_ξ of tile t (lanes: channels), tile t's patch being columns 2t .. 2t + 4.
@@ -397,8 +414,7 @@ fn products(f: &WinogradFilters, s: usize, cs: core::ops::Range<usize>, v: &Pane
 ///
 /// # Safety
 /// [`run`]'s contract, for this panel's output pixels.
-// `r` and `half` pick the same vector out of all 16 tiles of `m`: index loops read best.
-#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn finish_strip(
     geo: &Geometry,
@@ -410,11 +426,34 @@ unsafe fn finish_strip(
     out: &Disjoint,
     pass: Pass,
 ) {
-    let (ho, wo) = (geo.ho, geo.wo);
-    if geo.layout == TensorLayout::Nhwc {
-        // SAFETY: forwarded contract.
-        return unsafe { finish_strip_nhwc(geo, o, panel, s, m, epi, out, pass) };
+    // SAFETY: forwarded contract.
+    unsafe {
+        match geo.layout {
+            TensorLayout::Nchw => finish_strip_nchw(geo, o, panel, s, m, epi, out, pass),
+            TensorLayout::Nhwc => finish_strip_nhwc(geo, o, panel, s, m, epi, out, pass),
+        }
     }
+}
+
+/// [`finish_strip`] into NCHW rows: lanes are tiles, so each output channel's interleaved
+/// pairs are 8 consecutive pixels of a row.
+///
+/// # Safety
+/// [`run`]'s contract, for this panel's output pixels.
+// `r` and `half` pick the same vector out of all 16 tiles of `m`: index loops read best.
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn finish_strip_nchw(
+    geo: &Geometry,
+    o: usize,
+    panel: &Panel<'_>,
+    s: usize,
+    m: &Products,
+    epi: &ConvEpilogue<'_>,
+    out: &Disjoint,
+    pass: Pass,
+) {
+    let (ho, wo) = (geo.ho, geo.wo);
     for r in 0..MR.min(o - s * MR) {
         let oc = s * MR + r;
         let bias = F32x4::splat(epi.bias.map_or(0.0, |b| b[oc]));
