@@ -74,10 +74,13 @@ const fn case(
 }
 
 /// Every conv method, each large enough to be split (above the per-task size threshold).
-const CASES: [Case; 8] = {
+const CASES: [Case; 9] = {
     use TensorLayout::{Nchw, Nhwc};
     [
-        case(Nchw, 1, 16, 34, 40, 3, 1, 1, 1), // im2col GEMM, edge pixel block
+        // Winograd: 17 tiles (5 half panels) a row, so panels pair the rows' halves across
+        // rows, and (two NHWC images of 17 tile rows) across images.
+        case(Nchw, 1, 16, 34, 40, 3, 1, 1, 1),
+        case(Nhwc, 2, 16, 34, 24, 3, 1, 1, 1),
         case(Nhwc, 2, 16, 30, 24, 3, 2, 1, 1), // two images, strided
         case(Nchw, 1, 32, 40, 32, 3, 1, 0, 4), // grouped
         case(Nhwc, 1, 64, 32, 72, 1, 1, 0, 1), // 1x1 in place: 2-D GEMM tiles

@@ -44,7 +44,7 @@ const MIN_C: usize = 8;
 /// The same in NHWC, whose transforms cost a transpose more: 8 channels ran 1.10x the time of
 /// im2col, 16 0.85-0.94x, 32 0.76x, 64 and more 0.65-0.67x (Node 20, interleaved, p10).
 const MIN_C_NHWC: usize = 16;
-/// Narrowest output where Winograd pays: a row of tiles fills at least half of its 8-tile panel.
+/// Narrowest output where Winograd pays: the tiles of a row fill at least one half panel (4).
 const MIN_WIDTH: usize = 8;
 /// Positions of the 4x4 transform.
 const XI: usize = 16;
@@ -181,13 +181,24 @@ type Panels = [F32x4; XI * BLOCK_C * 2];
 /// `M_ξ` of one strip of output channels: 16 tiles of 4 channels x 8 tiles.
 type Products = [Tile<MR>; XI];
 
-/// One panel of 8 tiles: image `n` (its input, `image`, in `geo`'s layout), tile row `ty`,
-/// first tile `tx0`.
-struct Panel<'a> {
-    image: &'a [f32],
+/// Half a panel: the 4 tiles `tx .. tx + 4` of tile row `ty` of image `n` (fewer where the row
+/// ends).
+#[derive(Clone, Copy)]
+struct Half {
     n: usize,
     ty: usize,
-    tx0: usize,
+    tx: usize,
+}
+
+/// One panel of 8 tiles (one microkernel call per strip of output channels): two halves that
+/// follow each other in the order of tile rows, so a row of an odd number of halves shares its
+/// last panel with the next row. With a panel per row's 8 tiles, a 56-wide output (7 halves a
+/// row) wasted 1/8 of its products on lanes past the row's end. A missing second half (the
+/// last of a task's units) is neither transformed nor stored.
+struct Panel<'a> {
+    /// The whole input tensor, in `geo`'s layout.
+    input: &'a [f32],
+    halves: [Option<Half>; 2],
 }
 
 /// Computes the tile rows `units` (ordered by image, then tile row) of the output, bias,
@@ -197,6 +208,9 @@ struct Panel<'a> {
 /// `out` points to an output tensor of `geo`'s validated length and layout, `input` and the
 /// epilogue's slices were validated against `geo`, `f` was built for `geo`'s channels, and no
 /// one else reads or writes the output rows of these units during the call.
+// A function of its own: inlined into the convolution's dispatch (which LLVM did once the
+// panels were paired across rows), NHWC layers ran 1.5-3.5% slower in Node 20.
+#[inline(never)]
 pub(super) unsafe fn run(
     geo: &Geometry,
     f: &WinogradFilters,
@@ -209,22 +223,29 @@ pub(super) unsafe fn run(
     let (th, tw) = (geo.ho.div_ceil(2), geo.wo.div_ceil(2));
     let strips = f.o.div_ceil(MR);
     let mut v: Panels = [F32x4::zero(); XI * BLOCK_C * 2];
-    for unit in units {
-        let (n, ty) = (unit / th, unit % th);
-        let image = &input[n * c * h * w..][..c * h * w];
-        for tx0 in (0..tw).step_by(TILES) {
-            let panel = Panel { image, n, ty, tx0 };
-            if c <= BLOCK_C {
-                transform(geo, &panel, 0..c, &mut v);
-                for s in 0..strips {
-                    let m = products(f, s, 0..c, &v);
-                    // SAFETY: forwarded contract.
-                    unsafe { finish_strip(geo, f.o, &panel, s, &m, epi, out, ONE_PASS) };
-                }
-            } else {
+    debug_assert!(input.len() >= geo.batch * c * h * w);
+    let mut halves = units.flat_map(|unit| {
+        (0..tw).step_by(TILES / 2).map(move |tx| Half {
+            n: unit / th,
+            ty: unit % th,
+            tx,
+        })
+    });
+    while let Some(first) = halves.next() {
+        let panel = Panel {
+            input,
+            halves: [Some(first), halves.next()],
+        };
+        if c <= BLOCK_C {
+            transform(geo, &panel, 0..c, &mut v);
+            for s in 0..strips {
+                let m = products(f, s, 0..c, &v);
                 // SAFETY: forwarded contract.
-                unsafe { run_blocked(geo, f, &panel, &mut v, epi, out) };
+                unsafe { finish_strip(geo, f.o, &panel, s, &m, epi, out, ONE_PASS) };
             }
+        } else {
+            // SAFETY: forwarded contract.
+            unsafe { run_blocked(geo, f, &panel, &mut v, epi, out) };
         }
     }
 }
@@ -279,16 +300,17 @@ fn transform(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>, v: 
 }
 
 /// Half a panel of tiles (4): their windows cover input rows `y0 .. y0 + 4` and columns
-/// `x0 .. x0 + HALF_SPAN` (negative or past the end in the padding).
-struct HalfWindow {
+/// `x0 .. x0 + HALF_SPAN` (negative or past the end in the padding) of `image`.
+struct HalfWindow<'a> {
     half: usize,
+    image: &'a [f32],
     y0: isize,
     x0: isize,
     /// The whole window lies inside the input.
     inside: bool,
 }
 
-impl HalfWindow {
+impl HalfWindow<'_> {
     /// The input pixel at row `i`, column `j` of the window, or `None` in the padding.
     #[inline(always)]
     fn pixel(&self, geo: &Geometry, i: usize, j: usize) -> Option<(usize, usize)> {
@@ -298,24 +320,30 @@ impl HalfWindow {
     }
 }
 
-/// The halves of `panel` that hold tiles: a half past the last tile of the row is not
-/// transformed at all (its lanes are computed from stale panels and never stored).
+/// The windows of the halves `panel` holds: a missing half is not transformed at all (its
+/// lanes are computed from stale panels and never stored).
 #[inline(always)]
-fn half_windows(geo: &Geometry, panel: &Panel<'_>) -> impl Iterator<Item = HalfWindow> {
-    let tw = geo.wo.div_ceil(2);
-    let y0 = (2 * panel.ty) as isize - geo.p.pad_top as isize;
-    let rows_inside = y0 >= 0 && y0 as usize + 4 <= geo.h;
-    let (tx0, pad_left, w) = (panel.tx0, geo.p.pad_left as isize, geo.w);
-    (0..2)
-        .take_while(move |half| tx0 + 4 * half < tw)
-        .map(move |half| {
-            let x0 = (2 * (tx0 + 4 * half)) as isize - pad_left;
-            HalfWindow {
+fn half_windows<'a>(
+    geo: &'a Geometry,
+    panel: &'a Panel<'_>,
+) -> impl Iterator<Item = HalfWindow<'a>> + 'a {
+    let image_len = geo.c_in * geo.h * geo.w;
+    panel
+        .halves
+        .iter()
+        .enumerate()
+        .filter_map(move |(half, h)| {
+            let h = (*h)?;
+            let y0 = (2 * h.ty) as isize - geo.p.pad_top as isize;
+            let x0 = (2 * h.tx) as isize - geo.p.pad_left as isize;
+            let rows_inside = y0 >= 0 && y0 as usize + 4 <= geo.h;
+            Some(HalfWindow {
                 half,
+                image: &panel.input[h.n * image_len..][..image_len],
                 y0,
                 x0,
-                inside: rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= w,
-            }
+                inside: rows_inside && x0 >= 0 && x0 as usize + HALF_SPAN <= geo.w,
+            })
         })
 }
 
@@ -327,7 +355,7 @@ fn transform_nchw(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>
     for win in half_windows(geo, panel) {
         let half = win.half;
         for (k, ci) in cs.clone().enumerate() {
-            let plane = &panel.image[ci * h * w..][..h * w];
+            let plane = &win.image[ci * h * w..][..h * w];
             let rows: [*const f32; 4] = if win.inside {
                 let start = win.y0 as usize * w + win.x0 as usize;
                 core::array::from_fn(|i| plane[start + i * w..][..HALF_SPAN].as_ptr())
@@ -366,7 +394,7 @@ fn transform_nhwc(geo: &Geometry, panel: &Panel<'_>, cs: core::ops::Range<usize>
             let px: [[F32x4; HALF_SPAN]; 4] = core::array::from_fn(|i| {
                 core::array::from_fn(|j| match win.pixel(geo, i, j) {
                     Some((y, x)) => {
-                        let p = &panel.image[(y * w + x) * c + c0..][..lanes];
+                        let p = &win.image[(y * w + x) * c + c0..][..lanes];
                         if lanes == 4 {
                             // SAFETY: a checked slice of 4 floats.
                             unsafe { F32x4::load(p.as_ptr()) }
@@ -457,14 +485,12 @@ unsafe fn finish_strip_nchw(
     for r in 0..MR.min(o - s * MR) {
         let oc = s * MR + r;
         let bias = F32x4::splat(epi.bias.map_or(0.0, |b| b[oc]));
-        for half in 0..2 {
-            let ox0 = 2 * (panel.tx0 + 4 * half);
-            if ox0 >= wo {
-                break;
-            }
+        for (half, h) in panel.halves.iter().enumerate() {
+            let Some(h) = h else { break };
+            let ox0 = 2 * h.tx;
             let y = output_transform(&core::array::from_fn(|xi| m[xi][r][half]));
             for (dy, pair) in y.iter().enumerate() {
-                let oy = 2 * panel.ty + dy;
+                let oy = 2 * h.ty + dy;
                 if oy >= ho {
                     break;
                 }
@@ -472,7 +498,7 @@ unsafe fn finish_strip_nchw(
                     F32x4::interleave_low(pair[0], pair[1]),
                     F32x4::interleave_high(pair[0], pair[1]),
                 ];
-                let at = ((panel.n * geo.c_out + oc) * ho + oy) * wo + ox0;
+                let at = ((h.n * geo.c_out + oc) * ho + oy) * wo + ox0;
                 // SAFETY: pixels ox0 .. ox0 + count of row oy, channel oc, image n lie in the
                 // output and belong to this unit; forwarded contract.
                 unsafe { store(px, bias, epi, out, at, (wo - ox0).min(8), pass) };
@@ -505,15 +531,13 @@ unsafe fn finish_strip_nhwc(
         Some(b) if l < lanes => b[oc0 + l],
         _ => 0.0,
     }));
-    for half in 0..2 {
-        let ox0 = 2 * (panel.tx0 + 4 * half);
-        if ox0 >= wo {
-            break;
-        }
+    for (half, h) in panel.halves.iter().enumerate() {
+        let Some(h) = h else { break };
+        let ox0 = 2 * h.tx;
         let y: [[[F32x4; 2]; 2]; MR] =
             core::array::from_fn(|r| output_transform(&core::array::from_fn(|xi| m[xi][r][half])));
         for dy in 0..2 {
-            let oy = 2 * panel.ty + dy;
+            let oy = 2 * h.ty + dy;
             if oy >= ho {
                 break;
             }
@@ -524,7 +548,7 @@ unsafe fn finish_strip_nhwc(
                     if ox >= wo {
                         continue;
                     }
-                    let at = ((panel.n * ho + oy) * wo + ox) * geo.c_out + oc0;
+                    let at = ((h.n * ho + oy) * wo + ox) * geo.c_out + oc0;
                     // SAFETY: channels oc0 .. oc0 + lanes of pixel (oy, ox) of image n lie in
                     // the output and belong to this unit; forwarded contract.
                     unsafe { store([px], bias, epi, out, at, lanes, pass) };
