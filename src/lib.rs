@@ -6,7 +6,7 @@
 //! This facade re-exports the kernel crates and adds the layer-level entry points:
 //! - [`Linear`]: `y = act(x W + b) [+ residual]`, weights packed once;
 //! - [`layer_norm_matmul_add`]: `y = LayerNorm(x) W + b + residual` in one pass;
-//! - [`gemm`] / [`gemm_packed`]: BLAS-like `C = alpha A B + beta C` with any strides.
+//! - [`gemm()`] / [`gemm_packed`]: BLAS-like `C = alpha A B + beta C` with any strides.
 //!
 //! ```
 //! use wasmnn::{Activation, Linear};

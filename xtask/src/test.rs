@@ -55,7 +55,7 @@ impl Stage {
 
     fn what(self) -> &'static str {
         match self {
-            Stage::Lint => "rustfmt --check + clippy -D warnings",
+            Stage::Lint => "rustfmt --check + clippy -D warnings + rustdoc -D warnings",
             Stage::Native => {
                 "native cargo test --workspace (portable), then feature threads (rayon pools)"
             }
@@ -212,6 +212,11 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
                     "-D",
                     "warnings",
                 ])
+                .run()?;
+            // Broken or private intra-doc links, and other rustdoc warnings.
+            Cmd::cargo()
+                .args(["doc", "--workspace", "--no-deps"])
+                .env("RUSTDOCFLAGS", "-D warnings")
                 .run()
         }
         Stage::Native => {

@@ -5,7 +5,7 @@
 //! | case | method | why |
 //! |---|---|---|
 //! | 1x1, stride 1, no padding | GEMM reading the input in place | no copy at all: NHWC rows are pixels; NCHW is the same matrix with strides `(1, H*W)` |
-//! | depthwise (`groups == C_in == C_out`) | [`depthwise`] kernel, SIMD over channels (NHWC) or pixels (NCHW) | one multiply-add per loaded value: memory-bound, a GEMM would waste its tile |
+//! | depthwise (`groups == C_in == C_out`) | `depthwise.rs` kernel, SIMD over channels (NHWC) or pixels (NCHW) | one multiply-add per loaded value: memory-bound, a GEMM would waste its tile |
 //! | 3x3, stride 1, groups 1, 8 (NHWC: 16) to 512 input channels, output at least 8 wide | `winograd.rs`, F(2x2, 3x3): 16 GEMMs in the transform domain through the GEMM's microkernel | 16 multiply-adds per 2x2 tile and channel instead of 36; against im2col in Node, 64x56x56 took 0.65x the time, 256x14x14 0.64x (Chromium 64x56x56: 1.37x ORT-web before, 2.10-2.28x after); below 8 channels the transforms cost more than they save |
 //! | everything else | the packed GEMM, its A strips gathered straight from the input (an implicit im2col, `im2col.rs`) | one copy of `K` floats per pixel against `2 K O_g` flops and no scratch memory; an im2col matrix packed afterwards cost two copies (64x56x56 k3: 6.4 -> 4.9 ms in Node), and it keeps one microkernel, which an indirection buffer would not |
 //!

@@ -3,7 +3,7 @@
 //! # Contract (every microkernel here follows it)
 //!
 //! A microkernel computes the product of an `MR x kc` slice of A and a `kc x NR` packed panel of B
-//! into registers and returns the accumulator tile. It does not touch C; [`super::tile`] applies
+//! into registers and returns the accumulator tile. It does not touch C; `tile.rs` applies
 //! alpha, beta, the epilogue and the store. In detail:
 //!
 //! - **A** comes in one of two forms. [`tile_4x8_packed`] reads a packed strip ([`pack_a`]):
