@@ -700,8 +700,14 @@ fn run_winograd(
     // 16 multiply-adds per 4 output pixels and input channel.
     let work = output.len().saturating_mul(4 * geo.c_in);
     let tasks = task_count(threads, units, work);
+    let mut per = units.div_ceil(tasks);
+    // A task pairs half panels only among its own rows: with an odd number of them a row, an
+    // odd number of rows leaves its last panel half empty (at 2 threads, a 56-wide layer ran
+    // one row per task, each with 7 half panels).
+    if winograd::half_panels_per_row(geo) % 2 == 1 && per % 2 == 1 && per < units {
+        per += 1;
+    }
     let out = Disjoint(output.as_mut_ptr());
-    let per = units.div_ceil(tasks);
     let run = |t: usize| {
         // SAFETY: `out` is the validated NCHW output of `geo`, `input` and `epi` were validated
         // against it, `f` belongs to this convolution, and the tile rows of different tasks

@@ -177,6 +177,11 @@ pub(super) fn units(geo: &Geometry) -> usize {
     geo.batch * geo.ho.div_ceil(2)
 }
 
+/// Half panels (4 tiles) per row of output tiles.
+pub(super) fn half_panels_per_row(geo: &Geometry) -> usize {
+    geo.wo.div_ceil(2).div_ceil(TILES / 2)
+}
+
 /// V_ξ panels of one strip of tiles, for up to [`BLOCK_C`] channels at depth `d`:
 /// `v[(ξ * d + ci) * 2 + half]` holds tiles `4 half .. 4 half + 4` of channel `ci`.
 type Panels = [F32x4; XI * BLOCK_C * 2];
