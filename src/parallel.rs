@@ -90,11 +90,9 @@ pub fn thread_limit() -> Option<core::num::NonZeroUsize> {
 /// Runs `f` on one of the pool's threads and returns its result (feature `threads`, more than
 /// one thread, called from outside the pool); otherwise simply calls `f`.
 ///
-/// Every parallel call made from outside the pool hands its tasks over to the pool and sleeps
-/// until they are done: two cross-thread wake-ups (tens of microseconds on wasm) per call. A
-/// caller that makes many small parallel calls in a row (the graph executor: one per layer)
-/// pays that once by running all of them from inside the pool, where a call pushes its tasks
-/// onto the local queue, runs them itself unless another thread steals them, and never sleeps.
+/// A [`parallel_for`] made from inside the pool pushes its helper jobs onto that thread's own
+/// queue, where idle pool threads steal them, rather than onto the pool's global queue. The
+/// graph executor runs a whole model this way (many small parallel calls, one per layer).
 ///
 /// ```
 /// assert_eq!(wasmnn::parallel::install(|| 6 * 7), 42);
@@ -112,10 +110,14 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Runs `task(i)` for `i < count` on [`threads`] threads of the pool (feature `threads`) or
 /// sequentially.
 ///
-/// Every pool thread is woken at once (one broadcast job each) and takes the next task index
-/// from a shared counter until none is left. Through `into_par_iter` the second thread started
-/// only after two wake-ups in a row (the first worker's, then the one it sends after splitting
-/// the range), and finished that much later.
+/// The calling thread takes tasks itself, next to `threads() - 1` helper jobs on the pool, each
+/// taking the next task index from a shared counter until none is left. The caller starts at
+/// once; a helper joins when its thread wakes (tens to hundreds of microseconds in a browser),
+/// and the caller does the tasks it would have done meanwhile. When every task is claimed, the
+/// caller waits for the helpers' last tasks by spinning, not asleep, so no wake-up is needed
+/// at the end either. (Before: every pool thread got a broadcast job while the caller slept,
+/// so each call paid a wake-up at the start and at the end; through `into_par_iter` the second
+/// thread started only after two wake-ups in a row.)
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,18 +134,39 @@ pub fn parallel_for(count: usize, task: &(dyn Fn(usize) + Sync)) {
             (0..count).for_each(task);
             return;
         }
-        let next = AtomicUsize::new(0);
-        rayon::broadcast(|ctx| {
-            // Threads past the cap of `set_thread_limit` take no task.
-            if ctx.index() >= workers {
-                return;
+        // Counts on drop, so a helper that unwinds (a panicking task) still counts as gone.
+        struct Exit<'a>(&'a AtomicUsize);
+        impl Drop for Exit<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::Release);
             }
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    break;
-                }
-                task(i);
+        }
+        let (next, done, exited) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        let take_tasks = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= count {
+                break;
+            }
+            task(i);
+            done.fetch_add(1, Ordering::Release);
+        };
+        let take_tasks = &take_tasks;
+        let helpers = workers.min(count) - 1;
+        rayon::in_place_scope(|scope| {
+            for _ in 0..helpers {
+                scope.spawn(|_| {
+                    let _exit = Exit(&exited);
+                    take_tasks();
+                });
+            }
+            take_tasks();
+            // Every task is claimed: the helpers' last ones take at most a task's time.
+            while done.load(Ordering::Acquire) < count && exited.load(Ordering::Acquire) < helpers {
+                core::hint::spin_loop();
             }
         });
     }

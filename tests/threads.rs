@@ -59,7 +59,7 @@ async fn two_workers_give_identical_bits() -> Result<(), JsValue> {
         "second start"
     );
 
-    // Tasks really run on both workers.
+    // Tasks really run on two threads: the calling one (no pool index) and a pool worker.
     let seen = Mutex::new(HashSet::new());
     let b = PackedB::from_row_major(&[0.5; 64 * 64], 64, 64).unwrap();
     parallel::parallel_for(256, &|_| {
@@ -73,10 +73,9 @@ async fn two_workers_give_identical_bits() -> Result<(), JsValue> {
         seen.lock().unwrap().insert(rayon::current_thread_index());
     });
     let seen = seen.into_inner().unwrap();
-    assert_eq!(
-        seen,
-        HashSet::from([Some(0), Some(1)]),
-        "rayon threads used"
+    assert!(
+        seen.len() == 2 && seen.contains(&None),
+        "threads used: {seen:?}"
     );
 
     // A cap of 1 on the started pool: the caller runs every task; lifted, both workers again.
