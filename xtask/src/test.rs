@@ -57,7 +57,8 @@ impl Stage {
         match self {
             Stage::Lint => "rustfmt --check + clippy -D warnings + rustdoc -D warnings",
             Stage::Native => {
-                "native cargo test --workspace (portable), then feature threads (rayon pools)"
+                "native cargo test --workspace (portable), then the facade's tests with feature \
+                 threads (rayon pools)"
             }
             Stage::Miri => {
                 "cargo +nightly-2026-05-20 miri test: wasmnn-arena, the kernels' and int8 bounds tests \
@@ -221,10 +222,11 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
         }
         Stage::Native => {
             Cmd::cargo().args(["test", "--workspace"]).run()?;
-            // GEMM / Linear / conv inside rayon pools of 1, 2 and 4 threads.
+            // Every facade test with the `threads` feature: GEMM / Linear / conv inside rayon
+            // pools of 1, 2 and 4 threads (`parallel`, `thread_limit`), and the graph runner,
+            // attention and int8 paths running their parallel calls on a real pool.
             Cmd::cargo()
-                .args(["test", "-p", "wasmnn", "--features", "threads"])
-                .args(["--test", "parallel", "--test", "thread_limit"])
+                .args(["test", "-p", "wasmnn", "--features", "threads", "--tests"])
                 .run()
         }
         // `+toolchain` must win over the RUSTUP_TOOLCHAIN that `cargo xtask` inherits.
