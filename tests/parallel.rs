@@ -489,3 +489,25 @@ fn attention_heads_give_identical_bits() {
         });
     }
 }
+
+/// A task that panics on a helper thread makes `parallel_for` panic on the calling thread: the
+/// caller's wait for the helpers' last tasks must not spin forever on a task that never ends.
+#[cfg(all(feature = "threads", not(target_arch = "wasm32")))]
+#[test]
+fn a_panicking_helper_task_propagates_instead_of_hanging() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let caller = std::thread::current().id();
+        let result = std::panic::catch_unwind(|| {
+            wasmnn::parallel::parallel_for(64, &|_| {
+                // Long enough that the helper takes tasks before the caller has claimed them all.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                assert_eq!(std::thread::current().id(), caller, "a helper's task");
+            });
+        });
+        assert!(result.is_err(), "the helper's panic reached the caller");
+    });
+}
