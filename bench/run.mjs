@@ -253,7 +253,8 @@ function table(env, records) {
     if (!one) continue;
     const ratio = (k) => (one[k] / r[k]).toFixed(2);
     lines.push(`${r.build} ${r.op} ${r.shape}: ${r.threads} threads vs 1, interleaved: ${ratio('min_ms')}x (min), `
-      + `${ratio('p10_ms')}x (p10), ${ratio('median_ms')}x (median)`);
+      + `${ratio('p10_ms')}x (p10), ${ratio('median_ms')}x (median)`
+      + (r.kernel_ms ? `; kernel alone ${ratio('kernel_min_ms')}x / ${ratio('kernel_p10_ms')}x / ${ratio('kernel_ms')}x` : ''));
   }
   const seen = new Set();
   for (const r of records.filter((x) => x.binary)) {

@@ -209,7 +209,8 @@ async function startThreads(wasm, threads) {
  *        load: async () => ({wasm: initialised pkg namespace, binary: string}), emit(record),
  *        model cases: readModel(relPath, 'bytes'|'text'), modelRefs {shape: ORT output}, modelsMissing?, weights?}
  * interleaveThreads (threads build, threads > 1): each case emits two records, 1 thread and
- * `threads`, timed alternately in the one pool (`p10_ms` too, `interleaved_with`), no kernel_ms.
+ * `threads`, timed alternately in the one pool (`p10_ms` too, `interleaved_with`); where the op has a
+ * kernel bench, the kernel alone is interleaved too (`kernel_ms`, `kernel_p10_ms`, `kernel_min_ms`).
  */
 export async function runBench(opts) {
   const { env, build, threads, emit } = opts;
@@ -261,11 +262,22 @@ export async function runBench(opts) {
         // without the drift between two separately timed runs.
         const caps = [() => wasm.set_thread_limit(1), () => wasm.set_thread_limit()];
         const ts = measureInterleaved(caps, runBatch, 3 * budget);
+        // The kernel alone on resident operands, interleaved the same way: the speedup without
+        // the copies in and out, which JavaScript makes on the calling thread alone.
+        bench = adapter.kernel ? adapter.kernel(wasm, c, d) : null;
+        if (bench && ref) {
+          bench.run(1);
+          const k = check(c, bench.output(), ref);
+          verified.check = verified.check === 'ok' && k.check === 'ok' ? 'ok' : 'FAIL';
+          verified.max_err = Math.max(verified.max_err, k.max_err);
+        }
+        const tk = bench ? measureInterleaved(caps, (n) => bench.run(n), 3 * budget) : null;
         wasm.set_thread_limit();
         ts.forEach((t, v) => {
           const n = v ? threadsEffective : 1;
+          const k = tk ? { kernel_ms: round(tk[v].median), kernel_p10_ms: round(tk[v].p10), kernel_min_ms: round(tk[v].min) } : {};
           emit({
-            ...rec, threads: n, median_ms: round(t.median), p10_ms: round(t.p10), min_ms: round(t.min), reps: t.reps,
+            ...rec, threads: n, median_ms: round(t.median), p10_ms: round(t.p10), min_ms: round(t.min), reps: t.reps, ...k,
             batch: t.batch, gflops: c.flops ? round(c.flops / t.median / 1e6) : null,
             gbps: c.bytes ? round(c.bytes / t.median / 1e6) : undefined, ...common, threads_effective: n,
             interleaved_with: v ? 1 : threadsEffective, ...verified, ...(call.info ?? {}), ...extra,
