@@ -73,7 +73,7 @@ fn conv_into_matches_the_allocating_form() {
     for (c_in, c_out, groups) in [(4, 4, 4), (3, 5, 1), (16, 6, 1)] {
         let w = input(c_out * (c_in / groups) * 9, 11);
         let bias = input(c_out, 12);
-        let mut conv = js::JsConv2d::new(
+        let conv = js::JsConv2d::new(
             &w,
             Some(bias),
             c_out,
@@ -147,7 +147,7 @@ fn wrong_lengths_throw_the_rust_message_and_write_nothing() {
     let e = message(lin.forward_into(&short, m, &good_out).unwrap_err());
     assert!(e.contains("length of x (= rows * in_features)"), "{e}");
 
-    let mut conv = js::JsConv2d::new(
+    let conv = js::JsConv2d::new(
         &[1.0; 9],
         None,
         1,

@@ -55,7 +55,7 @@ impl Stage {
 
     fn what(self) -> &'static str {
         match self {
-            Stage::Lint => "rustfmt --check + clippy -D warnings + rustdoc -D warnings",
+            Stage::Lint => "rustfmt --check + clippy -D warnings (native, and wasm32 with the JS bindings) + rustdoc -D warnings",
             Stage::Native => {
                 "native cargo test --workspace (portable), then the facade's tests with feature \
                  threads (rayon pools)"
@@ -213,6 +213,18 @@ fn run_stage(stage: Stage, tools: &Tools) -> Result {
                     "-D",
                     "warnings",
                 ])
+                .run()?;
+            // The wasm32-only code: the JS bindings (feature js) and their wasm-bindgen tests,
+            // which the native run above never compiles.
+            Cmd::cargo()
+                .args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--target",
+                    WASM_TARGET,
+                ])
+                .args(["--features", "wasmnn/js", "--", "-D", "warnings"])
                 .run()?;
             // Broken or private intra-doc links, and other rustdoc warnings.
             Cmd::cargo()
