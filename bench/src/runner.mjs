@@ -116,6 +116,16 @@ export const ADAPTERS = {
       };
     },
     outLen: (c) => c.O * c.Ho * c.Wo,
+    // The convolution alone on resident buffers (Conv2d.bench), in the same layout as the call.
+    kernel(w, c, d) {
+      const layout = globalThis.process?.env?.WASMNN_CONV_LAYOUT ?? 'nchw';
+      const conv = new w.Conv2d(d.Wt, d.bias, c.O, c.C, [c.k, c.k], [c.s, c.s], [c.p, c.p, c.p, c.p], [1, 1], c.g, 'none');
+      const x = layout === 'nhwc' ? transposeCHW(d.X, c.C, c.H * c.W) : d.X;
+      let bench;
+      try { bench = conv.bench(x, layout, 1, c.H, c.W); } finally { conv.free(); }
+      const fix = layout === 'nhwc' ? (y) => transposeCHW(y, c.Ho * c.Wo, c.O) : (y) => y;
+      return { run: (n) => bench.run(n), output: () => fix(bench.output()), free: () => bench.free() };
+    },
   },
   softmax: {
     call: (w, c, d) => rowsCall(c, (out) => (out ? w.softmax_into(d.X, c.R, c.C, out) : w.softmax(d.X, c.R, c.C))),

@@ -1,4 +1,5 @@
-//! JavaScript class `Conv2d`: a 2-D convolution with filters packed once.
+//! JavaScript class `Conv2d`: a 2-D convolution with filters packed once; `ConvBench` times it on
+//! buffers resident in wasm memory (the convolution alone, without the copies in and out).
 use super::staging::{staged_into, TypedArray};
 use super::{expect_len, js_err, parse_activation};
 use crate::kernels::conv::{Conv2d, Conv2dParams, ConvEpilogue, TensorLayout};
@@ -13,7 +14,7 @@ use wasm_bindgen::prelude::*;
 /// const y = conv.run(x, 'nchw', 1, 56, 56); // Float32Array, 1 x cOut x 56 x 56
 /// ```
 #[wasm_bindgen(js_name = Conv2d)]
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct JsConv2d {
     conv: Conv2d,
     bias: Option<Vec<f32>>,
@@ -102,6 +103,31 @@ impl JsConv2d {
         Ok(method.name().to_string())
     }
 
+    /// A [`ConvBench`] of this convolution on a copy of `x` (`batch x c_in x h x w` in `layout`),
+    /// with its output buffer: both stay in wasm memory, so `ConvBench.run` times the
+    /// convolution alone.
+    pub fn bench(
+        &self,
+        x: Vec<f32>,
+        layout: &str,
+        batch: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<ConvBench, JsError> {
+        let layout = parse_layout(layout)?;
+        let (in_len, out_len) = self.lengths(batch, h, w).map_err(js_err)?;
+        expect_len("input length (batch * c_in * h * w)", x.len(), 1, in_len).map_err(js_err)?;
+        let mut bench = ConvBench {
+            conv: self.clone(),
+            x,
+            y: vec![0.0; out_len],
+            layout,
+            dims: [batch, h, w],
+        };
+        bench.run_once().map_err(js_err)?; // validates the call once, up front
+        Ok(bench)
+    }
+
     /// Output `[height, width]` for an `h x w` input.
     pub fn output_size(&self, h: usize, w: usize) -> Result<Vec<u32>, JsError> {
         let (ho, wo) = self.conv.params().output_size(h, w).map_err(js_err)?;
@@ -185,5 +211,84 @@ impl JsConv2d {
             residual: None,
         };
         crate::parallel::conv2d(&self.conv, x, layout, batch, h, w, y, &epi)
+    }
+}
+
+/// Kernel-only benchmark of a [`JsConv2d`] (JavaScript class `ConvBench`, made by
+/// `Conv2d.bench`): input and output stay in wasm memory, so [`ConvBench::run`] times the
+/// convolution alone, on all threads after `initThreadPool`, like `Conv2d.run`.
+///
+/// ```js
+/// const bench = conv.bench(x, 'nchw', 1, 56, 56);
+/// bench.run(10); // ten convolutions, no copies
+/// const y = bench.output(); // Float32Array, as conv.run(x, 'nchw', 1, 56, 56) returns it
+/// ```
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ConvBench {
+    conv: JsConv2d,
+    x: Vec<f32>,
+    y: Vec<f32>,
+    layout: TensorLayout,
+    /// `[batch, h, w]` of the input.
+    dims: [usize; 3],
+}
+
+#[wasm_bindgen]
+impl ConvBench {
+    /// Runs the convolution `reps` times (the output is overwritten each time).
+    pub fn run(&mut self, reps: u32) -> Result<(), JsError> {
+        for _ in 0..reps {
+            self.run_once().map_err(js_err)?;
+        }
+        Ok(())
+    }
+
+    fn run_once(&mut self) -> Result<(), Error> {
+        let [batch, h, w] = self.dims;
+        self.conv
+            .convolve(&self.x, self.layout, batch, h, w, &mut self.y)
+    }
+
+    /// A copy of the output of the last run.
+    pub fn output(&self) -> Vec<f32> {
+        self.y.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv() -> JsConv2d {
+        // 2 -> 3 channels, 3x3, padding 1, ReLU.
+        let weights: Vec<f32> = (0..3 * 2 * 9)
+            .map(|i| ((i % 7) as f32 - 3.0) * 0.25)
+            .collect();
+        JsConv2d::new(
+            &weights,
+            Some(vec![0.5, -0.5, 0.0]),
+            3,
+            2,
+            &[3, 3],
+            &[1, 1],
+            &[1, 1, 1, 1],
+            &[1, 1],
+            1,
+            "relu",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bench_output_is_the_run_output() {
+        let conv = conv();
+        let x: Vec<f32> = (0..2 * 5 * 6).map(|i| (i % 11) as f32 - 5.0).collect();
+        for layout in ["nchw", "nhwc"] {
+            let expected = conv.run(&x, layout, 1, 5, 6).unwrap();
+            let mut bench = conv.bench(x.clone(), layout, 1, 5, 6).unwrap();
+            bench.run(3).unwrap();
+            assert_eq!(bench.output(), expected, "{layout}");
+        }
     }
 }
