@@ -215,6 +215,21 @@ async function startThreads(wasm, threads) {
 }
 
 /**
+ * The case's kernel bench (operands resident in wasm memory), or null where the op has none.
+ * Its output is checked against `ref` too, into the case's `verified` fields.
+ */
+function verifiedKernel(adapter, wasm, c, d, ref, verified) {
+  const bench = adapter.kernel ? adapter.kernel(wasm, c, d) : null;
+  if (bench && ref) {
+    bench.run(1);
+    const k = check(c, bench.output(), ref);
+    verified.check = verified.check === 'ok' && k.check === 'ok' ? 'ok' : 'FAIL';
+    verified.max_err = Math.max(verified.max_err, k.max_err);
+  }
+  return bench;
+}
+
+/**
  * opts: {env, build, threads, ops, shapes, quick, engine?, extra?, interleaveThreads?,
  *        load: async () => ({wasm: initialised pkg namespace, binary: string}), emit(record),
  *        model cases: readModel(relPath, 'bytes'|'text'), modelRefs {shape: ORT output}, modelsMissing?, weights?}
@@ -274,13 +289,7 @@ export async function runBench(opts) {
         const ts = measureInterleaved(caps, runBatch, 3 * budget);
         // The kernel alone on resident operands, interleaved the same way: the speedup without
         // the copies in and out, which JavaScript makes on the calling thread alone.
-        bench = adapter.kernel ? adapter.kernel(wasm, c, d) : null;
-        if (bench && ref) {
-          bench.run(1);
-          const k = check(c, bench.output(), ref);
-          verified.check = verified.check === 'ok' && k.check === 'ok' ? 'ok' : 'FAIL';
-          verified.max_err = Math.max(verified.max_err, k.max_err);
-        }
+        bench = verifiedKernel(adapter, wasm, c, d, ref, verified);
         const tk = bench ? measureInterleaved(caps, (n) => bench.run(n), 3 * budget) : null;
         wasm.set_thread_limit();
         ts.forEach((t, v) => {
@@ -300,14 +309,8 @@ export async function runBench(opts) {
       if (sink?.length !== outLen) throw new Error(`output has ${sink?.length} elements, expected ${outLen}`);
       const callInfo = call.info ?? {};
       call.free(); call = null;
-      // Kernel only: the GEMM on operands resident in wasm memory. Its output is verified too.
-      bench = adapter.kernel ? adapter.kernel(wasm, c, d) : null;
-      if (bench && ref) {
-        bench.run(1);
-        const k = check(c, bench.output(), ref);
-        verified.check = verified.check === 'ok' && k.check === 'ok' ? 'ok' : 'FAIL';
-        verified.max_err = Math.max(verified.max_err, k.max_err);
-      }
+      // Kernel only: the GEMM, convolution or row op on operands resident in wasm memory.
+      bench = verifiedKernel(adapter, wasm, c, d, ref, verified);
       const tk = bench ? measure((n) => bench.run(n), budget) : null;
       emit({
         ...rec, median_ms: round(t.median), min_ms: round(t.min), reps: t.reps, batch: t.batch,
