@@ -36,11 +36,16 @@ check('Linear(relu).forward', close(lin.forward(A, m), ref.map((v, i) => Math.ma
 const conv = new wasm.Conv2d(new Float32Array(9).fill(1), undefined, 1, 1, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, 'none');
 check('Conv2d 3x3 box filter', close(conv.run(new Float32Array(16).fill(1), 'nchw', 1, 4, 4).slice(0, 4), [4, 6, 6, 4]));
 check('Conv2d.method', conv.method('nchw', 4, 4) === 'depthwise'); // one channel in and out
+const cb = conv.bench(new Float32Array(16).fill(1), 'nchw', 1, 4, 4);
+cb.run(2);
+check('Conv2d.bench (ConvBench) output', close(cb.output().slice(0, 4), [4, 6, 6, 4]));
+cb.free();
 for (const [what, f, msg] of [
   ['short input throws', () => pm.matmul(A.subarray(1), m), 'shape mismatch'],
   ['short out of matmul_into throws', () => pm.matmul_into(A, m, into.subarray(1)), 'length of out'],
   ['unknown activation throws', () => new wasm.Linear(B, k, n, undefined, 'swish2'), 'unknown activation'],
   ['bad conv layout throws', () => conv.run(new Float32Array(16), 'nwhc', 1, 4, 4), 'unknown layout'],
+  ['short ConvBench input throws', () => conv.bench(new Float32Array(15), 'nchw', 1, 4, 4), 'input length'],
 ]) {
   try { f(); check(what, false, 'no exception'); } catch (e) { check(what, e instanceof Error && String(e.message).includes(msg), String(e.message)); }
 }
