@@ -1,9 +1,9 @@
 import { createRequire } from 'module';
-const require = createRequire('/work/main/bench/package.json');
+const require = createRequire(new URL('../../../package.json', import.meta.url)); // bench/'s playwright-core
 const { chromium } = require('playwright-core');
 import { readFileSync } from 'fs';
 const wasm = readFileSync('target/wasm32-unknown-unknown/release/i8micro.wasm').toString('base64');
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
 const page = await browser.newPage();
 const out = await page.evaluate(async (b64) => {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
