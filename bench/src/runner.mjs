@@ -85,6 +85,21 @@ const round = (x, digits = 4) => Number(x.toPrecision(digits));
 // Per-op adapters. `call(c, d)` builds the weights once and returns the timed call (copy the
 // activation in, run, copy the result out); `kernel(c, d)` returns a MatmulBench on resident buffers.
 const FUSED_ACT = { bias: 'none', 'bias+relu': 'relu', 'bias+gelu': 'gelu' };
+/**
+ * The conv case's layer and input in the layout it runs (WASMNN_CONV_LAYOUT, default NCHW), and
+ * `fix`, which turns an output in that layout back into NCHW for the check.
+ */
+function convSetup(w, c, d) {
+  const layout = globalThis.process?.env?.WASMNN_CONV_LAYOUT ?? 'nchw';
+  const conv = new w.Conv2d(d.Wt, d.bias, c.O, c.C, [c.k, c.k], [c.s, c.s], [c.p, c.p, c.p, c.p], [1, 1], c.g, 'none');
+  const nhwc = layout === 'nhwc';
+  return {
+    layout, conv,
+    x: nhwc ? transposeCHW(d.X, c.C, c.H * c.W) : d.X,
+    fix: nhwc ? (y) => transposeCHW(y, c.Ho * c.Wo, c.O) : (y) => y,
+  };
+}
+
 export const ADAPTERS = {
   matmul: {
     call(w, c, d) {
@@ -105,25 +120,19 @@ export const ADAPTERS = {
     // NHWC path instead: input transposed once outside the timing, output transposed back only for
     // the check (what the tfjs adapter of the peers does).
     call(w, c, d) {
-      const layout = globalThis.process?.env?.WASMNN_CONV_LAYOUT ?? 'nchw';
-      const conv = new w.Conv2d(d.Wt, d.bias, c.O, c.C, [c.k, c.k], [c.s, c.s], [c.p, c.p, c.p, c.p], [1, 1], c.g, 'none');
-      const x = layout === 'nhwc' ? transposeCHW(d.X, c.C, c.H * c.W) : d.X;
+      const { layout, conv, x, fix } = convSetup(w, c, d);
       const { run, info } = outCall(c.O * c.Ho * c.Wo,
         (out) => (out ? conv.run_into(x, layout, 1, c.H, c.W, out) : conv.run(x, layout, 1, c.H, c.W)));
       return {
-        run, free: () => conv.free(), info: { layout, conv_method: conv.method(layout, c.H, c.W), ...info },
-        fix: layout === 'nhwc' ? (y) => transposeCHW(y, c.Ho * c.Wo, c.O) : (y) => y,
+        run, free: () => conv.free(), info: { layout, conv_method: conv.method(layout, c.H, c.W), ...info }, fix,
       };
     },
     outLen: (c) => c.O * c.Ho * c.Wo,
     // The convolution alone on resident buffers (Conv2d.bench), in the same layout as the call.
     kernel(w, c, d) {
-      const layout = globalThis.process?.env?.WASMNN_CONV_LAYOUT ?? 'nchw';
-      const conv = new w.Conv2d(d.Wt, d.bias, c.O, c.C, [c.k, c.k], [c.s, c.s], [c.p, c.p, c.p, c.p], [1, 1], c.g, 'none');
-      const x = layout === 'nhwc' ? transposeCHW(d.X, c.C, c.H * c.W) : d.X;
+      const { layout, conv, x, fix } = convSetup(w, c, d);
       let bench;
       try { bench = conv.bench(x, layout, 1, c.H, c.W); } finally { conv.free(); }
-      const fix = layout === 'nhwc' ? (y) => transposeCHW(y, c.Ho * c.Wo, c.O) : (y) => y;
       return { run: (n) => bench.run(n), output: () => fix(bench.output()), free: () => bench.free() };
     },
   },
