@@ -6,20 +6,15 @@
 //! Run with `cargo test --target wasm32-unknown-unknown -p wasmnn --features js --test js_bench`.
 #![cfg(all(target_arch = "wasm32", feature = "js"))]
 
-use wasm_bindgen::{JsCast, JsError, JsValue};
+mod js_common;
+
+use js_common::message;
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasmnn::js;
 
+/// Values in [-0.5, 0.5).
 fn input(n: usize, seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|i| ((i as u32).wrapping_mul(2_654_435_761) ^ seed) as f32 / u32::MAX as f32 - 0.5)
-        .collect()
-}
-
-/// The message of a thrown `JsError`.
-fn message(e: JsError) -> String {
-    let e: js_sys::Error = JsValue::from(e).dyn_into().expect("an Error");
-    e.message().into()
+    js_common::input(n, seed, 0.5)
 }
 
 #[wasm_bindgen_test]

@@ -8,33 +8,16 @@
 //! Run with `cargo test --target wasm32-unknown-unknown -p wasmnn --features js --test js_into`.
 #![cfg(all(target_arch = "wasm32", feature = "js"))]
 
+mod js_common;
+
+use js_common::{message, same};
 use js_sys::{Float32Array, Int32Array, Uint8Array};
-use wasm_bindgen::{JsCast, JsError, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasmnn::js;
 
+/// Values in [-2, 2).
 fn input(n: usize, seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) as f32
-                / u32::MAX as f32
-                * 4.0
-                - 2.0
-        })
-        .collect()
-}
-
-fn same(a: &[f32], b: &[f32]) {
-    assert_eq!(a.len(), b.len());
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(x.to_bits() == y.to_bits(), "[{i}] {x} vs {y}");
-    }
-}
-
-/// The message of a thrown `JsError`.
-fn message(e: JsError) -> String {
-    let e: js_sys::Error = JsValue::from(e).dyn_into().expect("an Error");
-    e.message().into()
+    js_common::input(n, seed, 2.0)
 }
 
 /// Sizes up, down and up again, each with fresh data: the staging buffers grow, then are

@@ -5,24 +5,17 @@
 //! Run with `cargo test --target wasm32-unknown-unknown -p wasmnn --features js --test js_rows`.
 #![cfg(all(target_arch = "wasm32", feature = "js"))]
 
+mod js_common;
+
+use js_common::same;
 use js_sys::Float32Array;
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasmnn::js;
 use wasmnn::kernels;
 
+/// Values in [-3, 3): a spread that exercises the exponential and the normalisations.
 fn input(n: usize, seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761) ^ seed) as f32 / u32::MAX as f32 * 6.0 - 3.0
-        })
-        .collect()
-}
-
-fn same(a: &[f32], b: &[f32]) {
-    assert_eq!(a.len(), b.len());
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(x.to_bits() == y.to_bits(), "[{i}] {x} vs {y}");
-    }
+    js_common::input(n, seed, 3.0)
 }
 
 #[wasm_bindgen_test]
