@@ -125,7 +125,7 @@ impl Im2col<'_> {
                         .map(|a| self.input.as_ptr().wrapping_add((image + a) * g.c_in + c));
                     // SAFETY: each row is `len` consecutive channels of one input pixel
                     // (c + len <= c0 + cg <= c_in); d has len * MR floats.
-                    unsafe { pack_a(len, rows, 1, d) };
+                    unsafe { pack_a::<MR>(len, rows, 1, d) };
                     return;
                 }
                 for q in 0..len {
@@ -270,7 +270,7 @@ impl Im2col<'_> {
                 });
                 // SAFETY: each row is `len` consecutive channels of one input pixel inside the
                 // image (c + len <= c0 + cg <= c_in); d has len * MR floats.
-                unsafe { pack_a(len, rows, 1, d) };
+                unsafe { pack_a::<MR>(len, rows, 1, d) };
                 true
             }
         }

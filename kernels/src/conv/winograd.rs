@@ -30,7 +30,7 @@
 //! `|x| |w|` (measured in the tests).
 use super::{ConvEpilogue, Disjoint, Geometry, TensorLayout};
 use crate::epilogue::Activation;
-use crate::gemm::kernel::{tile_4x8_packed, Tile, MR, NR};
+use crate::gemm::kernel::{tile_packed, Tile, MR, NR};
 use crate::simd::F32x4;
 use alloc::vec::Vec;
 
@@ -57,7 +57,7 @@ const HALF_SPAN: usize = 2 * 4 + 2;
 
 /// Filters in the transform domain: `u[((ξ * strips + s) * c + ci) * MR + r]` is
 /// `U_ξ[s * MR + r][ci]`, zero past the last output channel (the packed-A layout of
-/// [`tile_4x8_packed`]: one strip of `MR` output channels per call).
+/// [`tile_packed`]: one strip of `MR` output channels per call).
 #[derive(Clone, Debug)]
 pub(super) struct WinogradFilters {
     u: Vec<f32>,
@@ -441,7 +441,7 @@ fn products(f: &WinogradFilters, s: usize, cs: core::ops::Range<usize>, v: &Pane
         let panel = &v[xi * d * 2..][..d * 2];
         // SAFETY: `u` is a checked strip of d * MR floats and `panel` d rows of NR = 8 floats
         // (2 vectors each): the microkernel reads exactly these.
-        unsafe { tile_4x8_packed(d, u.as_ptr(), panel.as_ptr().cast::<f32>()) }
+        unsafe { tile_packed::<MR>(d, u.as_ptr(), panel.as_ptr().cast::<f32>()) }
     })
 }
 

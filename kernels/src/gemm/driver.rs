@@ -5,13 +5,13 @@
 //!   for k0 in 0..K, step KC        LOOP 4: one K block; C accumulates across blocks
 //!     for ic in rows, step MC      LOOP 3: an MC x KC block of A stays in L2
 //!       for jr in slab, step NR    LOOP 2: one KC x NR panel of B stays in L1 ...
-//!         for ir in block, step MR LOOP 1: ... while MR rows of A stream past it
-//!           microkernel            registers: MR x NR accumulators
+//!         for ir in block, step R  LOOP 1: ... while R rows of A stream past it
+//!           microkernel            registers: R x NR accumulators (R: GEMM_MR or MR)
 //! ```
 //! K is never split between calls that write the same C tile concurrently (BLIS never
 //! parallelises loop 4), so results do not depend on how the rows and columns are tiled.
 use super::kernel::{
-    pack_a, pack_a_col_major, tile_1x32, tile_4x8, tile_4x8_packed, Tile, GEMV_PANELS, MR, NR,
+    pack_a, pack_a_col_major, tile_1x32, tile_4x8, tile_packed, Tile, GEMM_MR, GEMV_PANELS, MR, NR,
 };
 use super::pack::PackedB;
 use super::tile::{finish_simple, finish_tile, Finish, SimpleFinish, Strided};
@@ -21,18 +21,23 @@ use core::ops::Range;
 
 /// Floats of the stack buffer a block of A is packed into: 64 KiB, small enough for any wasm
 /// stack (worker threads included) and for L2 beside the B panels. A block holds as many
-/// `MR`-row strips of the current K block as fit (at most MC rows); deeper K blocks than
-/// `A_PACK_FLOATS / MR` read A in place instead.
+/// strips of the current K block as fit (at most MC rows); deeper K blocks than
+/// `A_PACK_FLOATS / strip height` read A in place instead.
 const A_PACK_FLOATS: usize = 16 * 1024;
 
 /// The deepest K block a [`PackA`] source may be asked for: one `MR`-row strip of it fills the
 /// stack buffer. Callers with a packer pack B with `kc <= MAX_PACKER_KC`.
 pub(crate) const MAX_PACKER_KC: usize = A_PACK_FLOATS / MR;
 
-/// Rows of A packed (and multiplied) at once for a K block of depth `kc`: the `MR`-row strips
-/// that fit the stack buffer (0 when not even one does).
+/// Rows of A a [`PackA`] source packs (and the GEMM multiplies) at once for a K block of depth
+/// `kc`: the `MR`-row strips that fit the stack buffer (0 when not even one does).
 pub(crate) fn pack_rows(kc: usize) -> usize {
-    (A_PACK_FLOATS / kc.max(1)) / MR * MR
+    strip_rows::<MR>(kc)
+}
+
+/// The rows of the `R`-row strips of depth `kc` that fit the stack buffer.
+fn strip_rows<const R: usize>(kc: usize) -> usize {
+    (A_PACK_FLOATS / kc.max(1)) / R * R
 }
 
 /// A source of A that writes its own packed strips instead of being read as a matrix: the
@@ -86,26 +91,26 @@ pub(crate) struct Problem<'a> {
     pub ops: &'a [EpilogueOp<'a>],
 }
 
-/// [`tile_4x8_packed`] as a function of its own: inlined into the large driver, Node 20's V8
+/// [`tile_packed`] as a function of its own: inlined into the large driver, Node 20's V8
 /// allocated its registers badly (18 instead of 41 GFLOP/s); alone it compiles cleanly. One call
 /// per `kc`-deep tile costs nothing measurable.
 ///
 /// # Safety
-/// As [`tile_4x8_packed`].
+/// As [`tile_packed`].
 #[inline(never)]
-unsafe fn packed_tile(kc: usize, a: *const f32, b: *const f32) -> Tile<MR> {
+unsafe fn packed_tile<const R: usize>(kc: usize, a: *const f32, b: *const f32) -> Tile<R> {
     // SAFETY: forwarded contract.
-    unsafe { tile_4x8_packed(kc, a, b) }
+    unsafe { tile_packed::<R>(kc, a, b) }
 }
 
-/// [`tile_4x8_packed`] and [`finish_simple`] in one function of their own: the tile goes from
+/// [`tile_packed`] and [`finish_simple`] in one function of their own: the tile goes from
 /// registers to C without the round trip through memory of a returned tile, and the finish gets
 /// the registers of a small function (see [`SimpleFinish`]).
 ///
 /// # Safety
-/// As [`tile_4x8_packed`] and [`finish_simple`].
+/// As [`tile_packed`] and [`finish_simple`].
 #[inline(never)]
-unsafe fn packed_tile_simple(
+unsafe fn packed_tile_simple<const R: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
@@ -115,11 +120,11 @@ unsafe fn packed_tile_simple(
     s: &SimpleFinish<'_>,
 ) {
     // SAFETY: forwarded contract.
-    unsafe { finish_simple(tile_4x8_packed(kc, a, b), c, i0, j0, s) }
+    unsafe { finish_simple(tile_packed::<R>(kc, a, b), c, i0, j0, s) }
 }
 
-/// Two [`packed_tile_simple`] tiles in one call: strips `a` and `a + kc * MR` (rows `i0` and
-/// `i0 + MR`) against the same panel. For shallow tiles (`kc <= SHALLOW_KC`), where the call
+/// Two [`packed_tile_simple`] tiles in one call: strips `a` and `a + kc * R` (rows `i0` and
+/// `i0 + R`) against the same panel. For shallow tiles (`kc <= SHALLOW_KC`), where the call
 /// itself weighs: a first layer (K = 27) makes 12,544 of them per image. Written out, not as
 /// one function looping over a const number of strips: LLVM kept that loop rolled, and the
 /// first layer's gain was gone (A/B 0.993-1.000).
@@ -128,7 +133,7 @@ unsafe fn packed_tile_simple(
 /// As [`packed_tile_simple`] for both strips.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn packed_tiles_simple2(
+unsafe fn packed_tiles_simple2<const R: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
@@ -139,8 +144,8 @@ unsafe fn packed_tiles_simple2(
 ) {
     // SAFETY: forwarded contract.
     unsafe {
-        finish_simple(tile_4x8_packed(kc, a, b), c, i0, j0, s);
-        finish_simple(tile_4x8_packed(kc, a.add(kc * MR), b), c, i0 + MR, j0, s);
+        finish_simple(tile_packed::<R>(kc, a, b), c, i0, j0, s);
+        finish_simple(tile_packed::<R>(kc, a.add(kc * R), b), c, i0 + R, j0, s);
     }
 }
 
@@ -172,6 +177,26 @@ unsafe fn gemv_tiles(
 /// validated for `m x n`; an [`ASource::Packer`] needs `p.b.kc() <= MAX_PACKER_KC`. Concurrent
 /// calls must use disjoint `rows x cols` blocks.
 pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>, blk: Blocking) {
+    // SAFETY: forwarded contract. A packer writes MR-row strips; a matrix is packed here into
+    // strips of the matrix tile's height.
+    unsafe {
+        match p.a {
+            ASource::Matrix(_) => run_strips::<GEMM_MR>(p, rows, cols, blk),
+            ASource::Packer(_) => run_strips::<MR>(p, rows, cols, blk),
+        }
+    }
+}
+
+/// [`run`] with packed strips of `R` rows.
+///
+/// # Safety
+/// As [`run`]; `R == MR` for an [`ASource::Packer`].
+unsafe fn run_strips<const R: usize>(
+    p: &Problem<'_>,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    blk: Blocking,
+) {
     debug_assert!(cols.start % NR == 0 && rows.end <= p.m && cols.end <= p.n);
     if rows.is_empty() || cols.is_empty() {
         return;
@@ -180,7 +205,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
     let n_padded = p.b.n_padded();
     let k_blocks = p.k.div_ceil(kc).max(1); // K = 0 still runs one (empty) block: C = beta C + ops
     let nc = blk.nc.max(1).div_ceil(NR) * NR;
-    let mc = blk.mc.max(1).div_ceil(MR) * MR;
+    let mc = blk.mc.max(1).div_ceil(R) * R;
     let bdata = p.b.as_slice().as_ptr();
     let (a_mat, packer) = match p.a {
         ASource::Matrix(m) => (m, None),
@@ -218,37 +243,40 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
             // Row i of A at column k0.
             let a_row = |i: usize| a_mat.ptr.wrapping_add(i * a_mat.rs + k0 * a_mat.cs);
 
-            // Rows of A packed at once: the MR-row strips of depth kcl that fit the buffer.
-            let pack_rows = pack_rows(kcl);
-            let packed = (kcl > 0 || packer.is_some()) && pack_rows >= MR;
+            // Rows of A packed at once: the R-row strips of depth kcl that fit the buffer.
+            let pack_rows = strip_rows::<R>(kcl);
+            let packed = (kcl > 0 || packer.is_some()) && pack_rows >= R;
             let mc_k = if packed { mc.min(pack_rows) } else { mc };
+            // Rows per tile: R packed, MR read in place.
+            let step = if packed { R } else { MR };
 
             let mut ic = rows.start;
             while ic < rows.end {
                 let ic_end = (ic + mc_k).min(rows.end);
-                let full_end = ic + (ic_end - ic) / MR * MR;
+                let full_end = ic + (ic_end - ic) / step * step;
                 let rem = ic_end - full_end;
                 if packed {
-                    // Full strips, plus 2-3 leftover rows padded by repeating the last row (a
-                    // packer takes a single leftover row too: it has no in-place GEMV).
+                    // Full strips, plus 2 or more leftover rows padded by repeating the last
+                    // row (a packer takes a single leftover row too: it has no in-place GEMV).
                     let tail = rem > 1 || (rem == 1 && packer.is_some());
-                    let strips = (full_end - ic) / MR + usize::from(tail);
+                    let strips = (full_end - ic) / R + usize::from(tail);
                     for s in 0..strips {
-                        let r0 = ic + s * MR;
-                        let dst = a_pack.wrapping_add(s * kcl * MR);
+                        let r0 = ic + s * R;
+                        let dst = a_pack.wrapping_add(s * kcl * R);
                         // SAFETY: rows < m, k0 + kcl <= k; the strip lies inside the buffer
-                        // (strips * MR <= mc_k <= pack_rows, pack_rows * kcl <= A_PACK_FLOATS).
+                        // (strips * R <= mc_k <= pack_rows, pack_rows * kcl <= A_PACK_FLOATS);
+                        // a packer is only used with R == MR (see `run`).
                         unsafe {
                             match packer {
                                 Some(pk) => pk.pack(r0, ic_end, k0, kcl, dst),
-                                // Column-major A (NCHW 1x1 conv pixels): 4 rows are 4 floats.
-                                None if a_mat.rs == 1 && r0 + MR <= ic_end => {
-                                    pack_a_col_major(kcl, a_row(r0), a_mat.cs, dst)
+                                // Column-major A (NCHW 1x1 conv pixels): R rows are R floats.
+                                None if a_mat.rs == 1 && r0 + R <= ic_end => {
+                                    pack_a_col_major::<R>(kcl, a_row(r0), a_mat.cs, dst)
                                 }
                                 None => {
                                     let src =
                                         core::array::from_fn(|r| a_row((r0 + r).min(ic_end - 1)));
-                                    pack_a(kcl, src, a_mat.cs, dst)
+                                    pack_a::<R>(kcl, src, a_mat.cs, dst)
                                 }
                             }
                         }
@@ -258,29 +286,38 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                         let b = panel(jr);
                         let mut s = 0;
                         while s < strips {
-                            let r0 = ic + s * MR;
-                            let rows = MR.min(ic_end - r0);
-                            let a = a_pack.wrapping_add(s * kcl * MR);
+                            let r0 = ic + s * R;
+                            let rows = R.min(ic_end - r0);
+                            let a = a_pack.wrapping_add(s * kcl * R);
+                            // The simple finish in the kernel's own function only for 4-row
+                            // tiles: with the 6-row tile's 12 accumulators, V8 (Node 20)
+                            // allocated that function's registers badly (matmul 512^3 1.27x
+                            // slower, 1x1 conv 1.58x); returned through memory and finished
+                            // below, the 6-row tile is the faster one.
                             if let Some(f) = &simple {
-                                if kcl <= SHALLOW_KC && ncols == NR && r0 + 2 * MR <= ic_end {
+                                if R == MR
+                                    && kcl <= SHALLOW_KC
+                                    && ncols == NR
+                                    && r0 + 2 * R <= ic_end
+                                {
                                     // SAFETY: strips s and s + 1 were packed above and are
-                                    // full (rows r0 .. r0 + 2 MR <= ic_end <= m); panel in
+                                    // full (rows r0 .. r0 + 2 R <= ic_end <= m); panel in
                                     // bounds (caller); both tiles' columns are in C.
-                                    unsafe { packed_tiles_simple2(kcl, a, b, p.c, r0, jr, f) };
+                                    unsafe { packed_tiles_simple2::<R>(kcl, a, b, p.c, r0, jr, f) };
                                     s += 2;
                                     continue;
                                 }
                             }
                             s += 1;
                             // SAFETY: strip s was packed above; panel in bounds (caller); the
-                            // tile's rows r0.. (at most MR, < m) and columns are in C.
+                            // tile's rows r0.. (at most R, < m) and columns are in C.
                             unsafe {
                                 match &simple {
-                                    Some(f) if rows == MR && ncols == NR => {
-                                        packed_tile_simple(kcl, a, b, p.c, r0, jr, f)
+                                    Some(f) if rows == R && ncols == NR && R == MR => {
+                                        packed_tile_simple::<R>(kcl, a, b, p.c, r0, jr, f)
                                     }
                                     _ => {
-                                        let acc = packed_tile(kcl, a, b);
+                                        let acc = packed_tile::<R>(kcl, a, b);
                                         finish_tile(acc, p.c, r0, jr, rows, ncols, &fin);
                                     }
                                 }
@@ -302,7 +339,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
                         }
                     }
                 }
-                // Leftover rows (fewer than MR) that the packed path did not take.
+                // Leftover rows (fewer than a tile) that the packed path did not take.
                 if rem == 1 && packer.is_none() {
                     // One row (GEMV): four panels per call, i.e. four concurrent streams of B,
                     // which measured faster from DRAM than one sequential stream.

@@ -195,34 +195,62 @@ pub fn gemm_packed_par(
 pub(crate) const CACHE_LINE_FLOATS: usize = 16;
 
 /// Rows and columns per tile of [`gemm_packed_par`]'s grid for an `m x n` C (both >= 1), about
-/// `want` tiles: the longer dimension (in microkernel tiles) is split first, then the other.
+/// `want` tiles, in units of the microkernel's tile ([`kernel::GEMM_MR`] x [`kernel::NR`]).
+/// Exactly `want` tiles when `want` factors into a grid that fits: the factor pair with the
+/// squarest tiles (least rows + columns per tile, i.e. least A and B per task; ties split the
+/// rows). Otherwise the longer dimension is split first, then the other, until there are
+/// `want`. An exact count matters: 9 tasks for 8 slots leave one thread a fifth task.
 /// Along C's contiguous axis (rows if `col_major`, else columns) tile edges fall on multiples
-/// of 16 floats, so that two tasks never write the same cache line of C (a shared line
+/// of 16 floats (and of the tile), so that two tasks never write the same cache line of C (a shared line
 /// ping-pongs between the cores); across it a shared line can only occur at the one element
 /// where a row (column) ends, which is not worth coarser tiles.
 fn tile_grid(m: usize, n: usize, want: usize, col_major: bool) -> (usize, usize) {
-    let (row_units, col_units) = (m.div_ceil(kernel::MR), n.div_ceil(kernel::NR));
-    let (mut tr, mut tc) = (1usize, 1usize);
-    while tr * tc < want {
-        if row_units / tr >= col_units / tc && tr < row_units {
-            tr += 1;
-        } else if tc < col_units {
-            tc += 1;
-        } else if tr < row_units {
-            tr += 1;
-        } else {
-            break;
+    let (mr, nr) = (kernel::GEMM_MR, kernel::NR);
+    let (row_units, col_units) = (m.div_ceil(mr), n.div_ceil(nr));
+    let per = |tr: usize, tc: usize| (row_units.div_ceil(tr) * mr, col_units.div_ceil(tc) * nr);
+    let exact = (1..=want)
+        .rev()
+        .filter(|&tr| want % tr == 0 && tr <= row_units && want / tr <= col_units)
+        .min_by_key(|&tr| {
+            let (r, c) = per(tr, want / tr);
+            r + c
+        });
+    let (tr, tc) = match exact {
+        Some(tr) => (tr, want / tr),
+        None => {
+            let (mut tr, mut tc) = (1usize, 1usize);
+            while tr * tc < want {
+                if row_units / tr >= col_units / tc && tr < row_units {
+                    tr += 1;
+                } else if tc < col_units {
+                    tc += 1;
+                } else if tr < row_units {
+                    tr += 1;
+                } else {
+                    break;
+                }
+            }
+            (tr, tc)
         }
-    }
-    let (rows_per, cols_per) = (
-        row_units.div_ceil(tr) * kernel::MR,
-        col_units.div_ceil(tc) * kernel::NR,
-    );
-    let align = |x: usize, len: usize| (x.div_ceil(CACHE_LINE_FLOATS) * CACHE_LINE_FLOATS).min(len);
+    };
+    let (rows_per, cols_per) = per(tr, tc);
+    // Whole tiles and whole cache lines: a multiple of both (16 is a power of two).
+    let align = |x: usize, len: usize, unit: usize| {
+        let step = unit / gcd(unit, CACHE_LINE_FLOATS) * CACHE_LINE_FLOATS;
+        (x.div_ceil(step) * step).min(len)
+    };
     if col_major {
-        (align(rows_per, m), cols_per)
+        (align(rows_per, m, mr), cols_per)
     } else {
-        (rows_per, align(cols_per, n))
+        (rows_per, align(cols_per, n, nr))
+    }
+}
+
+const fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -380,19 +408,36 @@ mod tests {
                                 || (per % unit == 0
                                     && (!contiguous || per % CACHE_LINE_FLOATS == 0))
                         };
-                        assert!(whole(rp, m, kernel::MR, col_major), "{m} {n} {want}");
+                        assert!(whole(rp, m, kernel::GEMM_MR, col_major), "{m} {n} {want}");
                         assert!(whole(cp, n, kernel::NR, !col_major), "{m} {n} {want}");
                     }
                 }
             }
         }
-        // The 512^3 case of two threads: 8 tiles of 128 x 256, aligned either way.
-        assert_eq!(tile_grid(512, 512, 8, false), (128, 256));
-        assert_eq!(tile_grid(512, 512, 8, true), (128, 256));
-        // A 1x1 convolution's NCHW output (pixels as rows of a column-major C), 56x56 pixels
-        // to 64 channels: 392-pixel tiles would share a cache line with the next task in every
-        // channel's column; 400 keep the edges on lines. Row-major, 392 rows are fine.
-        assert_eq!(tile_grid(3136, 64, 8, true), (400, 64));
-        assert_eq!(tile_grid(3136, 64, 8, false), (392, 64));
+        let tiles = |m: usize, n: usize, (rp, cp): (usize, usize)| m.div_ceil(rp) * n.div_ceil(cp);
+        if kernel::GEMM_MR == 4 {
+            // The 512^3 case of two threads: 8 tiles of 128 x 256, aligned either way.
+            assert_eq!(tile_grid(512, 512, 8, false), (128, 256));
+            assert_eq!(tile_grid(512, 512, 8, true), (128, 256));
+            // A 1x1 convolution's NCHW output (pixels as rows of a column-major C), 56x56
+            // pixels to 64 channels: 392-pixel tiles would share a cache line with the next
+            // task in every channel's column; 400 keep the edges on lines. Row-major, 392
+            // rows are fine.
+            assert_eq!(tile_grid(3136, 64, 8, true), (400, 64));
+            assert_eq!(tile_grid(3136, 64, 8, false), (392, 64));
+        } else {
+            assert_eq!(kernel::GEMM_MR, 6);
+            // 86 strips of 6 rows: 2 x 4 tiles (258 + 128 per tile against 132 + 256 for 4 x 2).
+            assert_eq!(tile_grid(512, 512, 8, false), (258, 128));
+            // Column-major rows on whole strips and whole lines: multiples of 48.
+            assert_eq!(tile_grid(3136, 64, 8, true), (432, 64));
+            assert_eq!(tile_grid(3136, 64, 8, false), (396, 64));
+        }
+        // Exactly 8 tasks for 8 slots in all of them (9 would leave one thread a fifth).
+        for col_major in [false, true] {
+            assert_eq!(tiles(512, 512, tile_grid(512, 512, 8, col_major)), 8);
+            assert_eq!(tiles(3136, 64, tile_grid(3136, 64, 8, col_major)), 8);
+            assert_eq!(tiles(128, 3072, tile_grid(128, 3072, 8, col_major)), 8);
+        }
     }
 }

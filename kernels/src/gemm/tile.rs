@@ -4,7 +4,7 @@
 //! Full tiles with unit column stride use vector loads and stores; edge tiles (fewer than
 //! [`NR`] valid columns) and strided C go through a small stack buffer, so nothing outside the
 //! valid `rows x cols` part of C is ever read or written.
-use super::kernel::{Tile, MR, NR};
+use super::kernel::{Tile, NR};
 use crate::epilogue::{clamp, relu, Activation, EpilogueOp};
 use crate::simd::F32x4;
 
@@ -42,17 +42,21 @@ unsafe fn load_tile<const R: usize>(
     cols: usize,
 ) -> Tile<R> {
     let mut t = [[F32x4::zero(); 2]; R];
-    if R == MR && rows == MR && m.rs == 1 && m.cs != 1 {
-        // Column-major tile (NCHW conv output, transposed C): load columns, transpose back.
-        let mut cols_v = [F32x4::zero(); NR];
-        for (c, v) in cols_v.iter_mut().enumerate().take(cols) {
-            // SAFETY: rows i0..i0+4 of column j0+c are valid and consecutive (rs == 1).
-            *v = unsafe { F32x4::load(m.ptr.wrapping_add(i0 + (j0 + c) * m.cs)) };
-        }
-        let lo = F32x4::transpose4([cols_v[0], cols_v[1], cols_v[2], cols_v[3]]);
-        let hi = F32x4::transpose4([cols_v[4], cols_v[5], cols_v[6], cols_v[7]]);
-        for r in 0..MR {
-            t[r] = [lo[r], hi[r]];
+    if R >= 4 && rows == R && m.rs == 1 && m.cs != 1 {
+        // Column-major tile (NCHW conv output, transposed C): load 4 rows of each column at a
+        // time and transpose back (the last group overlaps the one before when R % 4 != 0).
+        for g0 in row_groups::<R>() {
+            let mut cols_v = [F32x4::zero(); NR];
+            for (c, v) in cols_v.iter_mut().enumerate().take(cols) {
+                // SAFETY: rows i0+g0..i0+g0+4 (< i0 + rows) of column j0+c are valid and
+                // consecutive (rs == 1).
+                *v = unsafe { F32x4::load(m.ptr.wrapping_add(i0 + g0 + (j0 + c) * m.cs)) };
+            }
+            let lo = F32x4::transpose4([cols_v[0], cols_v[1], cols_v[2], cols_v[3]]);
+            let hi = F32x4::transpose4([cols_v[4], cols_v[5], cols_v[6], cols_v[7]]);
+            for r in 0..4 {
+                t[g0 + r] = [lo[r], hi[r]];
+            }
         }
         return t;
     }
@@ -71,6 +75,13 @@ unsafe fn load_tile<const R: usize>(
         }
     }
     t
+}
+
+/// First rows of the groups of 4 rows that cover an `R`-row tile (`R >= 4`): 0, 4, ..., and
+/// `R - 4` last when `R` is not a multiple of 4 (that group overlaps the one before).
+#[inline(always)]
+fn row_groups<const R: usize>() -> impl Iterator<Item = usize> {
+    (0..R.div_ceil(4)).map(|g| (4 * g).min(R - 4))
 }
 
 #[inline(always)]
@@ -180,14 +191,14 @@ impl<'a> SimpleFinish<'a> {
     }
 }
 
-/// [`finish_tile`] for a full `MR x NR` tile and a [`SimpleFinish`]: the same operations on
+/// [`finish_tile`] for a full `R x NR` tile and a [`SimpleFinish`]: the same operations on
 /// every element, so the same bits.
 ///
 /// # Safety
-/// As [`finish_tile`] with `rows == MR`, `cols == NR`, for the `Finish` `s` was made from.
+/// As [`finish_tile`] with `rows == R`, `cols == NR`, for the `Finish` `s` was made from.
 #[inline(always)]
-pub(crate) unsafe fn finish_simple(
-    mut acc: Tile<MR>,
+pub(crate) unsafe fn finish_simple<const R: usize>(
+    mut acc: Tile<R>,
     c: Strided<*mut f32>,
     i0: usize,
     j0: usize,
@@ -195,7 +206,7 @@ pub(crate) unsafe fn finish_simple(
 ) {
     if let Some(bias) = s.bias {
         // SAFETY: bias has C's columns (validated), and the tile is inside C.
-        unsafe { apply_op(&mut acc, &EpilogueOp::AddColBias(bias), i0, j0, MR, NR) };
+        unsafe { apply_op(&mut acc, &EpilogueOp::AddColBias(bias), i0, j0, R, NR) };
     }
     // Not `Activation::apply`: the code of every activation, inlined into this small function,
     // slowed ReLU layers by ~5% (Node A/B, fused bias+relu 1.05).
@@ -208,7 +219,7 @@ pub(crate) unsafe fn finish_simple(
         *row = [act(row[0]), act(row[1])];
     }
     // SAFETY: forwarded contract.
-    unsafe { store_tile(&acc, c, i0, j0, MR, NR) };
+    unsafe { store_tile(&acc, c, i0, j0, R, NR) };
 }
 
 /// Stores the valid `rows x cols` part of a finished tile at `(i0, j0)` of C.
@@ -224,14 +235,18 @@ unsafe fn store_tile<const R: usize>(
     rows: usize,
     cols: usize,
 ) {
-    if R == MR && rows == MR && c.rs == 1 && c.cs != 1 {
-        // Column-major C: transpose the 4x8 tile into 8 columns of 4 consecutive rows.
-        let lo = F32x4::transpose4(core::array::from_fn(|r| acc[r][0]));
-        let hi = F32x4::transpose4(core::array::from_fn(|r| acc[r][1]));
-        for col in 0..cols {
-            let v = if col < 4 { lo[col] } else { hi[col - 4] };
-            // SAFETY: rows i0..i0+4 of column j0+col are inside C and consecutive (rs == 1).
-            unsafe { v.store(c.ptr.wrapping_add(i0 + (j0 + col) * c.cs)) };
+    if R >= 4 && rows == R && c.rs == 1 && c.cs != 1 {
+        // Column-major C: transpose each group of 4 rows into 8 columns of 4 consecutive rows
+        // (an overlapping last group stores the same values twice).
+        for g0 in row_groups::<R>() {
+            let lo = F32x4::transpose4(core::array::from_fn(|r| acc[g0 + r][0]));
+            let hi = F32x4::transpose4(core::array::from_fn(|r| acc[g0 + r][1]));
+            for col in 0..cols {
+                let v = if col < 4 { lo[col] } else { hi[col - 4] };
+                // SAFETY: rows i0+g0..i0+g0+4 (< i0 + rows) of column j0+col are inside C and
+                // consecutive (rs == 1).
+                unsafe { v.store(c.ptr.wrapping_add(i0 + g0 + (j0 + col) * c.cs)) };
+            }
         }
         return;
     }
@@ -314,19 +329,39 @@ unsafe fn apply_op<const R: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gemm::kernel::{GEMM_MR, MR};
+    use alloc::vec::Vec;
+
+    /// Deterministic values in [-4, 4).
+    fn values(seed: u32) -> impl FnMut() -> f32 {
+        let mut seed = seed;
+        move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 * 8.0 - 4.0
+        }
+    }
+
+    fn random_tile<const R: usize>(next: &mut impl FnMut() -> f32) -> Tile<R> {
+        core::array::from_fn(|_| {
+            [0, 1].map(|_| F32x4::from_array(core::array::from_fn(|_| next())))
+        })
+    }
+
+    fn bits(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
 
     /// The simple finish stores exactly what the generic one stores, into row- and column-major
     /// C, for every epilogue it accepts; and it refuses every other finish.
     #[test]
     fn simple_finish_matches_the_generic_one() {
-        let mut seed = 7u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1 << 24) as f32 * 8.0 - 4.0
-        };
-        let tile: Tile<MR> = core::array::from_fn(|_| {
-            [0, 1].map(|_| F32x4::from_array(core::array::from_fn(|_| next())))
-        });
+        simple_finish_matches::<MR>();
+        simple_finish_matches::<GEMM_MR>();
+    }
+
+    fn simple_finish_matches<const R: usize>() {
+        let mut next = values(7);
+        let tile: Tile<R> = random_tile(&mut next);
         let bias: [f32; 2 * NR] = core::array::from_fn(|_| next());
         let (relu, clamp) = (
             Activation::Relu,
@@ -350,27 +385,25 @@ mod tests {
             last_k_block: true,
             ops,
         };
-        // C: MR x 2NR, the tile at column NR; row-major (rs 2NR, cs 1) and column-major.
-        for (rs, cs) in [(2 * NR, 1), (1, MR)] {
+        // C: R x 2NR, the tile at column NR; row-major (rs 2NR, cs 1) and column-major.
+        for (rs, cs) in [(2 * NR, 1), (1, R)] {
             for ops in simple {
                 let f = finish(ops);
                 let s = SimpleFinish::of(&f).expect("a simple finish");
-                let (mut want, mut got) = ([f32::NAN; MR * 2 * NR], [f32::NAN; MR * 2 * NR]);
+                let (mut want, mut got) = (
+                    alloc::vec![f32::NAN; R * 2 * NR],
+                    alloc::vec![f32::NAN; R * 2 * NR],
+                );
                 let c = |p: &mut [f32]| Strided {
                     ptr: p.as_mut_ptr(),
                     rs,
                     cs,
                 };
-                // SAFETY: both buffers hold the whole MR x 2NR matrix C.
+                // SAFETY: both buffers hold the whole R x 2NR matrix C.
                 unsafe {
-                    finish_tile(tile, c(&mut want), 0, NR, MR, NR, &f);
+                    finish_tile(tile, c(&mut want), 0, NR, R, NR, &f);
                     finish_simple(tile, c(&mut got), 0, NR, &s);
                 }
-                let bits = |x: &[f32]| {
-                    x.iter()
-                        .map(|v| v.to_bits())
-                        .collect::<alloc::vec::Vec<_>>()
-                };
                 assert_eq!(bits(&got), bits(&want), "{ops:?}, strides ({rs}, {cs})");
             }
         }
@@ -399,6 +432,62 @@ mod tests {
             },
         ] {
             assert!(SimpleFinish::of(&f).is_none());
+        }
+    }
+
+    /// Full tiles of every height the kernels use (and 5, 7, 8) go to and from a column-major C
+    /// (the vector path with 4x4 transposes, overlapping groups when R % 4 != 0) exactly where
+    /// the element-wise path puts them, and touch nothing else.
+    #[test]
+    fn column_major_tiles_land_where_the_elementwise_path_puts_them() {
+        column_major_tile::<4>();
+        column_major_tile::<5>();
+        column_major_tile::<6>();
+        column_major_tile::<7>();
+        column_major_tile::<8>();
+    }
+
+    fn column_major_tile<const R: usize>() {
+        let mut next = values(R as u32);
+        let tile: Tile<R> = random_tile(&mut next);
+        // C: (R + 3) x (NR + 3), column-major (cs = R + 3), the tile at (1, 2).
+        let (m, n, i0, j0) = (R + 3, NR + 3, 1, 2);
+        let mut c = alloc::vec![f32::NAN; m * n];
+        let at = |r: usize, col: usize| r + col * m;
+        let f = Finish {
+            alpha: 1.0,
+            beta: 0.0,
+            first_k_block: true,
+            last_k_block: true,
+            ops: &[],
+        };
+        let dst = Strided {
+            ptr: c.as_mut_ptr(),
+            rs: 1,
+            cs: m,
+        };
+        // SAFETY: the tile's rows 1..R+1 and columns 2..NR+2 lie inside the m x n C.
+        unsafe { finish_tile(tile, dst, i0, j0, R, NR, &f) };
+        for col in 0..n {
+            for r in 0..m {
+                let v = c[at(r, col)];
+                if (i0..i0 + R).contains(&r) && (j0..j0 + NR).contains(&col) {
+                    let want = tile[r - i0][(col - j0) / 4].to_array()[(col - j0) % 4];
+                    assert_eq!(v.to_bits(), want.to_bits(), "R {R}: ({r}, {col})");
+                } else {
+                    assert!(v.is_nan(), "R {R}: ({r}, {col}) written");
+                }
+            }
+        }
+        // beta = 1 reads the tile back through the same path: C becomes 2 * tile.
+        let f = Finish { beta: 1.0, ..f };
+        // SAFETY: as above.
+        unsafe { finish_tile(tile, dst, i0, j0, R, NR, &f) };
+        for r in 0..R {
+            for col in 0..NR {
+                let want = 2.0 * tile[r].map(|v| v.to_array())[col / 4][col % 4];
+                assert_eq!(c[at(i0 + r, j0 + col)], want, "R {R}: ({r}, {col})");
+            }
         }
     }
 }
