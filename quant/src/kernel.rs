@@ -98,8 +98,10 @@ fn widen<const SIGNED: bool>(r: I8x16) -> (I16x8, I16x8) {
 /// [`GEMV_PANELS`] raw byte panels of B, widened in registers. Returns `sum_k a[k] * b[k][c]`
 /// for the 4 columns of each panel (no zero-point correction).
 ///
-/// Two panels are two independent streams of weights; each K block reads 64 bytes of B and
-/// 16 of A for 64 multiply-adds, so the loop keeps up with DRAM.
+/// Each panel is read as two streams, its first and its second half of K, side by side: four
+/// streams of weights in all. Each K block reads 64 bytes of B and 16 of A for 64
+/// multiply-adds. Why halves: when the weights come from DRAM rather than cache, more
+/// concurrent sequential streams keep more cache-line fills in flight.
 ///
 /// # Safety
 /// `a[0 .. kb * 8]` and, for each panel, `b[q][0 .. kb * 32]` must be readable.
@@ -110,37 +112,51 @@ pub unsafe fn gemv_2panels<const SIGNED: bool>(
     b: [*const u8; GEMV_PANELS],
 ) -> [I32x4; GEMV_PANELS] {
     let z = I32x4::zero();
-    let (mut c00, mut c01, mut c02, mut c03) = (z, z, z, z);
-    let (mut c10, mut c11, mut c12, mut c13) = (z, z, z, z);
-    let [mut b0, mut b1] = b;
-    let mut a = a;
-    let end = bump(a, kb * KB * 2);
-    while a != end {
-        // SAFETY: one K block of A (8 i16) and of each panel (32 bytes) within the caller's
-        // ranges; the loop runs kb times.
+    let mut c = [[z; NR]; GEMV_PANELS];
+    // One K block of A at `a` against one of each panel at `b[q]`, into `c`.
+    #[inline(always)]
+    unsafe fn block<const SIGNED: bool>(
+        c: &mut [[I32x4; NR]; GEMV_PANELS],
+        a: *const i16,
+        b: [*const u8; GEMV_PANELS],
+    ) {
+        // SAFETY: one K block of A (8 i16) and of each panel (32 bytes): caller's ranges.
         unsafe {
             let x = I16x8::load(a);
-            let (y0, y1) = widen::<SIGNED>(I8x16::load(b0));
-            c00 = c00.dot_add(x, y0);
-            c01 = c01.dot_add(x, y1);
-            let (y2, y3) = widen::<SIGNED>(I8x16::load(b0.add(16)));
-            c02 = c02.dot_add(x, y2);
-            c03 = c03.dot_add(x, y3);
-            let (y0, y1) = widen::<SIGNED>(I8x16::load(b1));
-            c10 = c10.dot_add(x, y0);
-            c11 = c11.dot_add(x, y1);
-            let (y2, y3) = widen::<SIGNED>(I8x16::load(b1.add(16)));
-            c12 = c12.dot_add(x, y2);
-            c13 = c13.dot_add(x, y3);
+            for (cq, bq) in c.iter_mut().zip(b) {
+                let (y0, y1) = widen::<SIGNED>(I8x16::load(bq));
+                cq[0] = cq[0].dot_add(x, y0);
+                cq[1] = cq[1].dot_add(x, y1);
+                let (y2, y3) = widen::<SIGNED>(I8x16::load(bq.add(16)));
+                cq[2] = cq[2].dot_add(x, y2);
+                cq[3] = cq[3].dot_add(x, y3);
+            }
         }
-        a = bump(a, KB * 2);
+    }
+    let half = kb / 2;
+    let [mut b0, mut b1] = b;
+    let (mut h0, mut h1) = (bump(b0, half * NR * KB), bump(b1, half * NR * KB));
+    let mut a_lo = a;
+    let mut a_hi = bump(a, half * KB * 2);
+    let end = a_hi;
+    while a_lo != end {
+        // SAFETY: blocks i < half and half + i < kb of A and of both panels.
+        unsafe {
+            block::<SIGNED>(&mut c, a_lo, [b0, b1]);
+            block::<SIGNED>(&mut c, a_hi, [h0, h1]);
+        }
+        a_lo = bump(a_lo, KB * 2);
+        a_hi = bump(a_hi, KB * 2);
         b0 = bump(b0, NR * KB);
         b1 = bump(b1, NR * KB);
+        h0 = bump(h0, NR * KB);
+        h1 = bump(h1, NR * KB);
     }
-    [
-        I32x4::hsum4(c00, c01, c02, c03),
-        I32x4::hsum4(c10, c11, c12, c13),
-    ]
+    if kb % 2 == 1 {
+        // SAFETY: the last block, kb - 1 = 2 half: where the second halves stopped.
+        unsafe { block::<SIGNED>(&mut c, a_hi, [h0, h1]) };
+    }
+    c.map(|[c0, c1, c2, c3]| I32x4::hsum4(c0, c1, c2, c3))
 }
 
 /// The GEMV (M = 1) with the relaxed dot product: [`GEMV_PANELS`] panels of raw weight bytes
