@@ -141,13 +141,14 @@ fn pooling_windows_at_the_end_of_the_input() {
     }
 }
 
-/// The packed GEMM around its 4 x 8 tile: every remainder of M (the 1-row GEMV, 2-3-row
-/// tiles), of N (partial panels) and of K, with bias and residual epilogues and C exactly
-/// `m x n`; exact on small integers.
+/// The packed GEMM around its tile (4 or 6 rows, `GEMM_MR`, by 8 columns): every remainder of
+/// M (the 1-row GEMV, partial tiles of 2 or more rows, one or two whole tiles before them), of
+/// N (partial panels) and of K, with bias and residual epilogues and C exactly `m x n`; exact
+/// on small integers.
 #[wasm_bindgen_test(unsupported = test)]
 fn gemm_tiles_at_the_end_of_every_buffer() {
     let mut rng = Rng::new(23);
-    for m in [1, 2, 3, 4, 5] {
+    for m in [1, 2, 3, 4, 5, 6, 7, 9, 11, 13] {
         for n in [1, 7, 8, 9, 33] {
             for k in [1, 3, 5] {
                 let a: Vec<f32> = (0..m * k).map(|_| rng.int(-3, 3) as f32).collect();

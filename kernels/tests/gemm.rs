@@ -186,7 +186,8 @@ fn exact_default_block_edges() {
 }
 
 /// Around the block of A the driver packs on its stack (16 Ki floats: K deeper than 4096 reads
-/// A in place, K = 768 packs 20 rows at a time), with 1-3 leftover rows.
+/// A in place; 6-row strips fit up to K = 2730, 4-row ones above; K = 768 packs 20 rows at a
+/// time in 4-row strips, 18 in 6-row ones), with leftover rows.
 #[wasm_bindgen_test(unsupported = test)]
 fn exact_a_pack_edges() {
     let mut rng = Rng::new(7);
@@ -194,10 +195,16 @@ fn exact_a_pack_edges() {
         (5, 9, 4095),
         (7, 9, 4096),
         (6, 9, 4097),
+        (13, 9, 2730),
+        (13, 9, 2731),
+        (8, 9, 3072),
+        (17, 9, 768),
+        (18, 9, 768),
         (19, 17, 768),
         (20, 9, 768),
         (21, 9, 768),
         (22, 9, 768),
+        (37, 9, 768),
         (43, 9, 768),
         (14, 33, 1025),
     ];
@@ -377,7 +384,7 @@ fn check_random(m: usize, n: usize, k: usize, alpha: f32, beta: f32, case: usize
     }
 }
 
-/// proptest over shapes, strides and remainders around the 4x8 tile, K, alpha and beta. A
+/// proptest over shapes, strides and remainders around the tile (4 or 6 x 8), K, alpha and beta. A
 /// `TestRunner` with a fixed seed instead of the `proptest!` macro, so the same property also runs
 /// on wasm32 (where the macro's `#[test]` functions would not).
 #[wasm_bindgen_test(unsupported = test)]

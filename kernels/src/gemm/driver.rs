@@ -177,12 +177,17 @@ unsafe fn gemv_tiles(
 /// validated for `m x n`; an [`ASource::Packer`] needs `p.b.kc() <= MAX_PACKER_KC`. Concurrent
 /// calls must use disjoint `rows x cols` blocks.
 pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>, blk: Blocking) {
-    // SAFETY: forwarded contract. A packer writes MR-row strips; a matrix is packed here into
-    // strips of the matrix tile's height.
+    // A packer writes MR-row strips; a matrix is packed here into strips of the matrix tile's
+    // height, unless the K blocks are too deep for one such strip to fit the buffer (K above
+    // 2730 for 6 rows), where MR-row strips still fit up to K = 4096.
+    let deepest = p.b.kc().min(p.k);
+    let tall = matches!(p.a, ASource::Matrix(_)) && strip_rows::<GEMM_MR>(deepest) >= GEMM_MR;
+    // SAFETY: forwarded contract; a packer always gets R == MR.
     unsafe {
-        match p.a {
-            ASource::Matrix(_) => run_strips::<GEMM_MR>(p, rows, cols, blk),
-            ASource::Packer(_) => run_strips::<MR>(p, rows, cols, blk),
+        if tall {
+            run_strips::<GEMM_MR>(p, rows, cols, blk)
+        } else {
+            run_strips::<MR>(p, rows, cols, blk)
         }
     }
 }
