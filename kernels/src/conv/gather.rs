@@ -1,10 +1,6 @@
-//! The inputs of four adjacent outputs of one row at horizontal stride 1 or 2: the one strided
-//! load both the implicit im2col and the depthwise kernels are built from.
-use crate::gemm::kernel::MR;
+//! The inputs of adjacent outputs of one row at horizontal stride 1 or 2: the strided load both
+//! the implicit im2col (a strip of 4 or 6 pixels) and the depthwise kernels (4) are built from.
 use crate::simd::F32x4;
-
-// A gather fills exactly one k-step (MR rows) of a packed strip.
-const _: () = assert!(MR == 4);
 
 /// Floats [`gather4`] reads at stride `s` from its pointer: 4, or 8 at stride 2, where the
 /// eighth is loaded but never used, so it may lie past the row (never past the tensor: callers
@@ -31,21 +27,39 @@ pub(crate) unsafe fn gather4<const S: usize>(p: *const f32) -> F32x4 {
     }
 }
 
-/// `len` gathers `plane` floats apart (the same pixels in consecutive channels of an NCHW
-/// tensor) into `d[q * MR .. (q + 1) * MR]`: the packed strip layout of the GEMM.
+/// Floats [`gather_channels`] reads at stride `s` from each channel's pointer for a strip of
+/// `rows` pixels, plus at stride 2 one float loaded but never used (so it may lie past the
+/// row, never past the tensor: callers bound their furthest read with this).
+pub(crate) const fn strip_reach(rows: usize, s: usize) -> usize {
+    rows * s
+}
+
+/// `len` gathers of a strip's `R` pixels, `plane` floats apart (the same pixels in
+/// consecutive channels of an NCHW tensor), into `d[q * R .. (q + 1) * R]`: the packed strip
+/// layout of the GEMM. Each is 4-lane gathers at pixels 0, 4, ... and `R - 4` (the last
+/// overlaps the one before when `R` is not a multiple of 4).
 ///
 /// # Safety
-/// `src[q * plane .. q * plane + gather_reach(S)]` readable for `q < len`; `d[0 .. len * MR]`
-/// writable and not overlapping the source.
+/// `R >= 4`; `src[q * plane .. q * plane + strip_reach(R, S)]` readable for `q < len`;
+/// `d[0 .. len * R]` writable and not overlapping the source.
 #[inline(always)]
-pub(crate) unsafe fn gather_channels<const S: usize>(
+pub(crate) unsafe fn gather_channels<const S: usize, const R: usize>(
     src: *const f32,
     plane: usize,
     len: usize,
     d: *mut f32,
 ) {
     for q in 0..len {
-        // SAFETY: channel q's gather and its four destination floats are in the caller's ranges.
-        unsafe { gather4::<S>(src.wrapping_add(q * plane)).store(d.add(q * MR)) };
+        let mut g = 0;
+        loop {
+            let g0 = g.min(R - 4);
+            // SAFETY: pixels g0 .. g0 + 4 of channel q read src[q * plane + g0 * S ..][..4 * S]
+            // (within strip_reach(R, S)), and write d[q * R + g0 ..][..4]: the caller's ranges.
+            unsafe { gather4::<S>(src.wrapping_add(q * plane + g0 * S)).store(d.add(q * R + g0)) };
+            if g0 + 4 == R {
+                break;
+            }
+            g += 4;
+        }
     }
 }

@@ -25,10 +25,9 @@ mod winograd;
 
 use crate::epilogue::{Activation, EpilogueOp};
 use crate::error::{Error, Result};
-use crate::gemm::kernel::MR;
 use crate::gemm::{
-    gemm_packed_par, gemm_packer_raw, pack_rows, Blocking, PackedB, ParallelFor, Strided,
-    CACHE_LINE_FLOATS, MAX_PACKER_KC,
+    gemm_packed_par, gemm_packer_raw, pack_rows, packer_strip, Blocking, PackedB, ParallelFor,
+    Strided, CACHE_LINE_FLOATS, MAX_PACKER_KC,
 };
 use crate::matrix::{MatMut, MatRef};
 use crate::par::task_count;
@@ -212,13 +211,20 @@ impl Default for ConvEpilogue<'_> {
 /// 64-byte boundaries never share a cache line with the task next door (84-pixel blocks did,
 /// in all 64 planes, and the lines ping-ponged between the cores).
 fn pixel_block(kc: usize) -> usize {
-    let rows = pack_rows(kc).clamp(MR, Blocking::default().mc);
-    // rows is a multiple of MR = 4: at most three more steps reach a multiple of 16.
+    let rows = pack_rows(kc).clamp(packer_strip(kc), mc_rows(kc));
+    // rows is a multiple of GEMM_MR (4 or 6): a few more steps reach a multiple of 16.
     let mut block = rows * 64usize.div_ceil(rows);
     while block % CACHE_LINE_FLOATS != 0 {
         block += rows;
     }
     block
+}
+
+/// The rows of an M block of the GEMM driver for a packer with K blocks of depth `kc`: the
+/// default MC rounded up to whole strips.
+fn mc_rows(kc: usize) -> usize {
+    let strip = packer_strip(kc);
+    Blocking::default().mc.div_ceil(strip) * strip
 }
 
 /// Runs the tasks one after the other on the calling thread (the single-threaded `par`).
@@ -567,7 +573,7 @@ impl Conv2d {
         // Tasks: (image, group, block of `pixel_block` output pixels). Each packs its own A
         // strips straight from the input (implicit im2col), so they share nothing but B; the
         // blocks never depend on the thread count (bit-identical results).
-        let block = pixel_block(packs[0].kc());
+        let block = pixel_block(packs[0].kc().min(packs[0].k()));
         let blocks = howo.div_ceil(block);
         // At most batch * c_out * howo (the validated output length): no overflow.
         let tasks = geo.batch * g * blocks;
@@ -618,7 +624,7 @@ impl Conv2d {
         let g = self.params.groups;
         let (cg, og) = (self.c_in / g, self.c_out / g);
         let howo = geo.ho * geo.wo;
-        let block = pixel_block(packs[0].kc());
+        let block = pixel_block(packs[0].kc().min(packs[0].k()));
         let blocks = howo.div_ceil(block);
         let (n, gi, p0) = (t / (g * blocks), t / blocks % g, t % blocks * block);
         let rows = p0..(p0 + block).min(howo);
@@ -806,18 +812,23 @@ impl Geometry {
 
 #[cfg(test)]
 mod tests {
-    use super::{pixel_block, CACHE_LINE_FLOATS};
-    use crate::gemm::pack_rows;
+    use super::{mc_rows, pixel_block, CACHE_LINE_FLOATS, MAX_PACKER_KC};
+    use crate::gemm::kernel::GEMM_MR;
+    use crate::gemm::{pack_rows, packer_strip};
 
     #[test]
     fn pixel_blocks_are_whole_pack_blocks_on_cache_lines() {
-        for kc in 1..=4096 {
-            let (block, rows) = (pixel_block(kc), pack_rows(kc).clamp(4, 128));
+        for kc in 1..=MAX_PACKER_KC {
+            let (block, rows) = (
+                pixel_block(kc),
+                pack_rows(kc).clamp(packer_strip(kc), mc_rows(kc)),
+            );
             assert!(
                 block >= 64 && block % rows == 0 && block % CACHE_LINE_FLOATS == 0,
                 "{kc}"
             );
         }
-        assert_eq!(pixel_block(576), 112); // 3x3 over 64 channels: 4 blocks of 28 rows
+        // 3x3 over 64 channels: 4 blocks of 28 rows (4-row strips), or 4 of 24 (6-row strips).
+        assert_eq!(pixel_block(576), if GEMM_MR == 4 { 112 } else { 96 });
     }
 }

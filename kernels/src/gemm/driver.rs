@@ -25,14 +25,30 @@ use core::ops::Range;
 /// `A_PACK_FLOATS / strip height` read A in place instead.
 const A_PACK_FLOATS: usize = 16 * 1024;
 
-/// The deepest K block a [`PackA`] source may be asked for: one `MR`-row strip of it fills the
-/// stack buffer. Callers with a packer pack B with `kc <= MAX_PACKER_KC`.
-pub(crate) const MAX_PACKER_KC: usize = A_PACK_FLOATS / MR;
+/// The deepest K block a [`PackA`] source may be asked for: one [`GEMM_MR`]-row strip of it
+/// fills the stack buffer. Callers with a packer pack B with `kc <= MAX_PACKER_KC`.
+pub(crate) const MAX_PACKER_KC: usize = A_PACK_FLOATS / GEMM_MR;
+
+/// Rows per strip of a [`PackA`] source for K blocks of depth `kc`: [`GEMM_MR`], but 4 for
+/// shallow blocks, whose tiles go through the paired fused finish ([`packed_tiles_simple2`]):
+/// with 6-row tiles a first layer (K = 27) ran 1.085x slower (Node A/B), and 1.27x with the
+/// fused finish at 6 rows, while deeper im2col layers ran 7-8% faster.
+pub(crate) fn packer_strip(kc: usize) -> usize {
+    if kc <= SHALLOW_KC {
+        MR
+    } else {
+        GEMM_MR
+    }
+}
 
 /// Rows of A a [`PackA`] source packs (and the GEMM multiplies) at once for a K block of depth
-/// `kc`: the `MR`-row strips that fit the stack buffer (0 when not even one does).
+/// `kc`: the strips of [`packer_strip`] rows that fit the stack buffer (0 when none does).
 pub(crate) fn pack_rows(kc: usize) -> usize {
-    strip_rows::<MR>(kc)
+    if packer_strip(kc) == MR {
+        strip_rows::<MR>(kc)
+    } else {
+        strip_rows::<GEMM_MR>(kc)
+    }
 }
 
 /// The rows of the `R`-row strips of depth `kc` that fit the stack buffer.
@@ -44,12 +60,13 @@ fn strip_rows<const R: usize>(kc: usize) -> usize {
 /// convolution's implicit im2col, which gathers the window of each output pixel straight from
 /// the input tensor into the strip (one copy instead of im2col + packing).
 pub(crate) trait PackA: Sync {
-    /// Writes rows `r0 .. r0 + MR` of A at depths `k0 .. k0 + kc` into `dst` in
-    /// [`pack_a`]'s layout (`dst[p * MR + r]`); rows at or past `end` repeat row `end - 1`.
+    /// Writes rows `r0 .. r0 + rows` of A at depths `k0 .. k0 + kc` into `dst` in [`pack_a`]'s
+    /// layout (`dst[p * rows + r]`); rows at or past `end` repeat row `end - 1`.
     ///
     /// # Safety
-    /// `r0 < end <= m`, `k0 + kc <= k`, and `dst[0 .. kc * MR]` writable.
-    unsafe fn pack(&self, r0: usize, end: usize, k0: usize, kc: usize, dst: *mut f32);
+    /// `rows` is [`MR`] or [`GEMM_MR`]; `r0 < end <= m`, `k0 + kc <= k`, and
+    /// `dst[0 .. kc * rows]` writable.
+    unsafe fn pack(&self, rows: usize, r0: usize, end: usize, k0: usize, kc: usize, dst: *mut f32);
 }
 
 /// Where the driver takes A from.
@@ -177,12 +194,16 @@ unsafe fn gemv_tiles(
 /// validated for `m x n`; an [`ASource::Packer`] needs `p.b.kc() <= MAX_PACKER_KC`. Concurrent
 /// calls must use disjoint `rows x cols` blocks.
 pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>, blk: Blocking) {
-    // A packer writes MR-row strips; a matrix is packed here into strips of the matrix tile's
-    // height, unless the K blocks are too deep for one such strip to fit the buffer (K above
-    // 2730 for 6 rows), where MR-row strips still fit up to K = 4096.
+    // A packer writes strips of `packer_strip` rows (its K blocks fit: MAX_PACKER_KC); a matrix
+    // is packed here into GEMM_MR-row strips, unless the K blocks are too deep for one such
+    // strip to fit the buffer (K above 2730 for 6 rows), where MR-row strips still fit up to
+    // 4096.
     let deepest = p.b.kc().min(p.k);
-    let tall = matches!(p.a, ASource::Matrix(_)) && strip_rows::<GEMM_MR>(deepest) >= GEMM_MR;
-    // SAFETY: forwarded contract; a packer always gets R == MR.
+    let tall = match p.a {
+        ASource::Packer(_) => packer_strip(deepest) == GEMM_MR,
+        ASource::Matrix(_) => strip_rows::<GEMM_MR>(deepest) >= GEMM_MR,
+    };
+    // SAFETY: forwarded contract; a packer gets R == packer_strip(deepest).
     unsafe {
         if tall {
             run_strips::<GEMM_MR>(p, rows, cols, blk)
@@ -195,7 +216,7 @@ pub(crate) unsafe fn run(p: &Problem<'_>, rows: Range<usize>, cols: Range<usize>
 /// [`run`] with packed strips of `R` rows.
 ///
 /// # Safety
-/// As [`run`]; `R == MR` for an [`ASource::Packer`].
+/// As [`run`]; `R == packer_strip(min(kc, k))` for an [`ASource::Packer`].
 unsafe fn run_strips<const R: usize>(
     p: &Problem<'_>,
     rows: Range<usize>,
@@ -270,10 +291,10 @@ unsafe fn run_strips<const R: usize>(
                         let dst = a_pack.wrapping_add(s * kcl * R);
                         // SAFETY: rows < m, k0 + kcl <= k; the strip lies inside the buffer
                         // (strips * R <= mc_k <= pack_rows, pack_rows * kcl <= A_PACK_FLOATS);
-                        // a packer is only used with R == MR (see `run`).
+                        // R is the packer's strip height (see `run`).
                         unsafe {
                             match packer {
-                                Some(pk) => pk.pack(r0, ic_end, k0, kcl, dst),
+                                Some(pk) => pk.pack(R, r0, ic_end, k0, kcl, dst),
                                 // Column-major A (NCHW 1x1 conv pixels): R rows are R floats.
                                 None if a_mat.rs == 1 && r0 + R <= ic_end => {
                                     pack_a_col_major::<R>(kcl, a_row(r0), a_mat.cs, dst)

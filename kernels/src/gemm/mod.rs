@@ -16,7 +16,7 @@ mod driver;
 mod tile;
 
 pub use driver::Blocking;
-pub(crate) use driver::{pack_rows, PackA, MAX_PACKER_KC};
+pub(crate) use driver::{pack_rows, packer_strip, PackA, MAX_PACKER_KC};
 pub use pack::PackedB;
 
 use crate::epilogue::{validate_epilogue, EpilogueOp};
