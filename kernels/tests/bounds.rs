@@ -95,8 +95,9 @@ fn conv_windows_at_the_end_of_the_input() {
     );
 }
 
-/// Depthwise rows (padded-plane kernel at stride 1 and 2, 16- and 4-output blocks and a partial
-/// one) and the generic path, on planes whose last row ends the buffer.
+/// Depthwise rows (padded-plane kernel at stride 1 and 2: 32-, 16- and 4-output blocks, each
+/// row's last block moved back to end at the row's end, and a partial block) and the generic
+/// path, on planes whose last row ends the buffer.
 #[wasm_bindgen_test(unsupported = test)]
 fn depthwise_rows_at_the_end_of_the_input() {
     let mut rng = Rng::new(22);
@@ -106,6 +107,10 @@ fn depthwise_rows_at_the_end_of_the_input() {
         (3, 2, 0, 9),
         (5, 1, 2, 6),
         (3, 1, 0, 3),
+        (3, 1, 0, 4),
+        (3, 1, 1, 32),
+        (3, 1, 1, 50),
+        (3, 2, 1, 64),
     ] {
         let p = Conv2dParams::new(k, k)
             .stride(stride, stride)

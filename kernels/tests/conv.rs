@@ -59,7 +59,7 @@ fn conv_sweep_exact() {
 #[wasm_bindgen_test(unsupported = test)]
 fn conv_real_layer_shapes() {
     let mut rng = Rng::new(12);
-    // Rows wide enough for the 16-pixel NCHW depthwise path, with a tail.
+    // Rows wide enough for the 32-output NCHW depthwise blocks, with an overlapping last block.
     check_conv(
         1,
         5,
@@ -350,7 +350,7 @@ fn conv_winograd_accuracy() {
 }
 
 /// Depthwise NCHW at horizontal stride 2 through the padded-plane kernel: rows wide enough for
-/// the 16-output blocks plus a partial block, odd widths, 3/5-wide windows (their unrolled
+/// the 32- and 16-output blocks plus an overlapping last block, odd widths, 3/5-wide windows (their unrolled
 /// copies) and a dilated one (the generic copy), stride (2, 1) and (1, 2).
 #[wasm_bindgen_test(unsupported = test)]
 fn depthwise_stride2_rows() {
@@ -368,6 +368,30 @@ fn depthwise_stride2_rows() {
             .stride(stride.0, stride.1)
             .groups(4);
         check_conv(1, 4, 9, w, 4, p, Activation::Relu, true, &mut rng);
+    }
+}
+
+/// Depthwise NCHW planes taller than the padded-plane buffer (padded in bands of output rows,
+/// at stride 1 and 2, with a dilated window and asymmetric padding), and the layers that still
+/// take the unpadded path: horizontal stride 3, windows of more than 64 taps, rows too wide
+/// for one window's rows to fit the buffer.
+#[wasm_bindgen_test(unsupported = test)]
+fn depthwise_bands_and_unpadded_planes() {
+    let mut rng = Rng::new(15);
+    for (k, pad, dil, stride, h, w) in [
+        (3, (1, 1, 1, 1), 1, (1, 1), 130, 70),
+        (3, (1, 1, 1, 1), 1, (2, 2), 200, 64),
+        (5, (3, 2, 1, 4), 2, (2, 1), 150, 60),
+        (3, (1, 1, 1, 1), 1, (1, 3), 20, 40),
+        (9, (4, 4, 4, 4), 1, (1, 1), 12, 30),
+        (3, (1, 1, 1, 1), 1, (1, 1), 4, 2800),
+    ] {
+        let p = Conv2dParams::new(k, k)
+            .padding(pad.0, pad.1, pad.2, pad.3)
+            .dilation(dil, dil)
+            .stride(stride.0, stride.1)
+            .groups(2);
+        check_conv(1, 2, h, w, 2, p, Activation::Relu, true, &mut rng);
     }
 }
 

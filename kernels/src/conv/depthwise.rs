@@ -2,10 +2,13 @@
 //! is memory-bound and gets its own kernels instead of a GEMM.
 //!
 //! - NHWC: vectorised over channels, 16 channels (four independent accumulators) at a time.
-//! - NCHW: vectorised over 4 adjacent output pixels of a row. Planes that fit a stack buffer
-//!   are copied there with their horizontal padding materialised, so every pixel takes the
-//!   vector path, at horizontal stride 1 or 2 (two loads and a shuffle); otherwise only pixels
-//!   whose window is inside the row at stride 1 do, the rest go one at a time.
+//! - NCHW: vectorised over adjacent output pixels of a row, in blocks of up to 7 vectors. Each
+//!   plane is copied into a stack buffer with its horizontal padding materialised (in bands of
+//!   rows when it is taller than the buffer), so every pixel takes the vector path, at
+//!   horizontal stride 1 or 2 (two loads and a shuffle). Layers that cannot (stride 3 and
+//!   more, windows of more than 64 taps, rows too wide for a window's rows to fit the buffer)
+//!   run only pixels whose window is inside the row at stride 1 as vectors, the rest one at a
+//!   time.
 use super::gather::{gather4, gather_reach};
 use super::{ConvEpilogue, Geometry, TensorLayout};
 use crate::epilogue::Activation;
@@ -230,18 +233,17 @@ fn nchw(
     // took ~40% of the time). Horizontal stride 2 gathers every second float of eight, reading
     // one float past the last window.
     let row_len = g.p.stride_w * g.wo.next_multiple_of(4) + (kw - 1) * g.p.dilation_w;
-    let padded =
-        vector_ok && g.p.stride_w <= 2 && g.h.saturating_mul(row_len) <= PADDED_PLANE_FLOATS;
-    // Common windows get their own copy of the padded-plane kernel, with the tap loop unrolled
-    // and every load at a constant offset (V8 computes each address that does not fold into
-    // `offset=`); one choice per call.
-    let plane_fn = match (kw, g.p.dilation_w, g.p.stride_w) {
-        (3, 1, 1) => padded_plane::<3, 1>,
-        (5, 1, 1) => padded_plane::<5, 1>,
-        (_, _, 1) => padded_plane::<0, 1>,
-        (3, 1, _) => padded_plane::<3, 2>,
-        (5, 1, _) => padded_plane::<5, 2>,
-        _ => padded_plane::<0, 2>,
+    // Planes taller than the buffer go in bands of output rows whose windows' input rows fit.
+    let window_rows = (kh - 1) * g.p.dilation_h + 1;
+    let band = match (PADDED_PLANE_FLOATS / row_len).checked_sub(window_rows) {
+        Some(spare) => spare / g.p.stride_h + 1,
+        None => 0,
+    };
+    let padded = vector_ok && g.p.stride_w <= 2 && band > 0;
+    let plane_fn = if g.p.stride_w == 1 {
+        padded_plane::<1>
+    } else {
+        padded_plane::<2>
     };
     let mut buf = [const { MaybeUninit::<f32>::uninit() }; PADDED_PLANE_FLOATS];
     debug_assert_eq!(output.len(), planes.len() * g.ho * g.wo);
@@ -257,12 +259,28 @@ fn nchw(
         let out_base = (n * g.c_out + ch) * g.ho * g.wo; // in the whole output (residual)
         let bias = epi.bias.map_or(0.0, |b| b[ch]);
         if padded {
-            // SAFETY: `buf` holds PADDED_PLANE_FLOATS >= g.h * row_len floats (`padded`).
-            let rows = unsafe { pad_rows(g, plane, row_len, buf.as_mut_ptr().cast::<f32>()) };
             let dst = &mut output[out_base - base..][..g.ho * g.wo];
-            let res = epi.residual.map(|r| &r[out_base..][..g.ho * g.wo]);
-            plane_fn(g, rows, row_len, splat, bias, dst);
-            epilogue_pass(epi, res, dst);
+            let mut oy0 = 0;
+            while oy0 < g.ho {
+                let oy1 = (oy0 + band).min(g.ho);
+                // The input rows the band's windows reach inside the image: at most
+                // (band - 1) stride_h + window_rows, which fit the buffer.
+                let in_image = |y: usize| y.saturating_sub(g.p.pad_top).min(g.h);
+                let iy0 = in_image(oy0 * g.p.stride_h);
+                let iy1 = in_image((oy1 - 1) * g.p.stride_h + window_rows);
+                let band_rows = &plane[iy0 * g.w..iy1 * g.w];
+                // SAFETY: `buf` holds PADDED_PLANE_FLOATS >= (iy1 - iy0) * row_len floats.
+                let rows =
+                    unsafe { pad_rows(g, band_rows, iy1 - iy0, row_len, buf.as_mut_ptr().cast()) };
+                let band_dst = &mut dst[oy0 * g.wo..oy1 * g.wo];
+                plane_fn(g, rows, row_len, iy0, oy0..oy1, splat, bias, band_dst);
+                oy0 = oy1;
+            }
+            epilogue_pass(
+                epi,
+                epi.residual.map(|r| &r[out_base..][..g.ho * g.wo]),
+                dst,
+            );
             continue;
         }
         for oy in 0..g.ho {
@@ -343,13 +361,20 @@ fn nchw(
     }
 }
 
-/// Copies the `g.h` rows of `plane` into `dst` as rows of `row_len` floats: `pad_left` zeros,
-/// the row, zeros up to `row_len`, so that padded column `j` is input column `j - pad_left`.
-/// Returns the filled `g.h * row_len` floats.
+/// Copies the `n` input rows `rows` (`n * g.w` floats) into `dst` as rows of `row_len` floats:
+/// `pad_left` zeros, the row, zeros up to `row_len`, so that padded column `j` is input column
+/// `j - pad_left`. Returns the filled `n * row_len` floats.
 ///
 /// # Safety
-/// `dst[0 .. g.h * row_len]` writable (uninitialised is fine) and not aliased.
-unsafe fn pad_rows<'a>(g: &Geometry, plane: &[f32], row_len: usize, dst: *mut f32) -> &'a [f32] {
+/// `dst[0 .. n * row_len]` writable (uninitialised is fine) and not aliased.
+unsafe fn pad_rows<'a>(
+    g: &Geometry,
+    rows: &[f32],
+    n: usize,
+    row_len: usize,
+    dst: *mut f32,
+) -> &'a [f32] {
+    let rows = &rows[..n * g.w];
     let left = g.p.pad_left.min(row_len);
     let body = g.w.min(row_len - left);
     // Plain loops, not `copy_nonoverlapping` / `write_bytes`: those become `memory.copy` and
@@ -358,12 +383,12 @@ unsafe fn pad_rows<'a>(g: &Geometry, plane: &[f32], row_len: usize, dst: *mut f3
     // the loops back into those calls.
     let zero = core::hint::black_box(F32x4::zero());
     let z = zero.lane(0);
-    // SAFETY: the caller provides g.h * row_len writable floats; every one is written below
-    // before the slice is formed; reads stay within row iy of `plane` (body <= g.w).
+    // SAFETY: the caller provides n * row_len writable floats; every one is written below
+    // before the slice is formed; reads stay within row iy of `rows` (body <= g.w).
     unsafe {
-        for iy in 0..g.h {
+        for iy in 0..n {
             let d = dst.add(iy * row_len);
-            let s = plane.as_ptr().add(iy * g.w);
+            let s = rows.as_ptr().add(iy * g.w);
             for j in 0..left {
                 *d.add(j) = z;
             }
@@ -381,98 +406,131 @@ unsafe fn pad_rows<'a>(g: &Geometry, plane: &[f32], row_len: usize, dst: *mut f3
                 *d.add(j) = z;
             }
         }
-        core::slice::from_raw_parts(dst, g.h * row_len)
+        core::slice::from_raw_parts(dst, n * row_len)
     }
 }
 
-/// One NCHW output plane (`dst`, `g.ho x g.wo`) of a depthwise layer with horizontal stride `S`
-/// (1 or 2, checked by the caller) from the padded rows of [`pad_rows`]: blocks of 16 then 4
-/// adjacent outputs, the last block stored partially; bias only (the activation and residual
-/// follow in [`epilogue_pass`]). `K > 0`: the window is `K` wide with horizontal dilation 1
-/// (checked by the caller), known at compile time; `K == 0`: any width and dilation, read
-/// from `g`.
-fn padded_plane<const K: usize, const S: usize>(
+/// Output rows `oys` of one NCHW plane (`dst`, `oys.len() x g.wo`) of a depthwise layer with
+/// horizontal stride `S` (1 or 2, checked by the caller) from the padded input rows of
+/// [`pad_rows`], the first of which is input row `row0`; bias only (the activation and
+/// residual follow in [`epilogue_pass`]).
+///
+/// Each output row goes in blocks of up to 7 vectors of adjacent outputs (see below for why
+/// not more), the last block moved back to end at the row's end (recomputing, bit-identically, outputs
+/// the block before wrote) rather than narrowed: a block's vectors are independent chains of
+/// one multiply-add per tap, so a block takes about taps times the multiply-add latency for any
+/// width the registers hold, and fewer, wider blocks finish a row sooner.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+fn padded_plane<const S: usize>(
     g: &Geometry,
     rows: &[f32],
     row_len: usize,
+    row0: usize,
+    oys: Range<usize>,
     splat: &[F32x4],
     bias: f32,
     dst: &mut [f32],
 ) {
-    let (kw, d) = if K == 0 {
-        (g.p.kernel_w, g.p.dilation_w)
-    } else {
-        (K, 1)
-    };
-    debug_assert!(kw == g.p.kernel_w && d == g.p.dilation_w && S == g.p.stride_w);
-    for oy in 0..g.ho {
+    let (kh, kw, d) = (g.p.kernel_h, g.p.kernel_w, g.p.dilation_w);
+    debug_assert!(S == g.p.stride_w && kh * kw <= MAX_TAPS);
+    // Offset of tap (i, kx) from the first window row inside the image: window row i inside
+    // the image is padded row first_row + i row_step (below). The same for every output row.
+    let row_step = g.p.dilation_h * row_len;
+    let mut offsets = [0usize; MAX_TAPS];
+    for (t, o) in offsets.iter_mut().take(kh * kw).enumerate() {
+        *o = t / kw * row_step + t % kw * d;
+    }
+    let oy0 = oys.start;
+    for oy in oys {
         let kys = tap_ranges(g, oy, 0).0;
-        // The window rows inside the image are padded rows first_row, first_row + row_step,
-        // ...; their taps start at splat[kys.start * kw]. Walking them with running pointers
-        // spares every block two multiplications and four bounds checks per window row.
-        let rows_in = kys.len();
-        let first_row = if rows_in == 0 {
+        let first_row = if kys.is_empty() {
             0
         } else {
-            (oy * g.p.stride_h + kys.start * g.p.dilation_h - g.p.pad_top) * row_len
+            (oy * g.p.stride_h + kys.start * g.p.dilation_h - g.p.pad_top - row0) * row_len
         };
-        let row_step = g.p.dilation_h * row_len;
-        let taps = &splat[kys.start * kw..kys.end * kw];
-        // Floats a block of `outputs` reads from the start of its first window row.
-        let reads = |outputs: usize| {
-            let one_row = S * (outputs - 4) + gather_reach(S) + (kw - 1) * d;
-            match rows_in {
-                0 => 0,
-                n => (n - 1) * row_step + one_row,
+        let window = Window {
+            rows,
+            first_row,
+            offsets: &offsets[..kys.len() * kw],
+            taps: &splat[kys.start * kw..kys.end * kw],
+            bias,
+        };
+        let out = &mut dst[(oy - oy0) * g.wo..][..g.wo];
+        // The widest blocks the row holds, up to 7 vectors at stride 1 and 4 at stride 2.
+        // V8 schedules a loop body's loads (effectful, kept in program order) ahead of its
+        // arithmetic (pure, placed late), so during a tap all of a block's input vectors (at
+        // stride 2, twice as many loads, before the shuffles) are live at once with its
+        // accumulators and the weight, and x64 V8 allocates 15 vector registers. Wider blocks
+        // spill: 8 vectors, or 4 with three taps per loop turn, ran at half the speed.
+        match (S, g.wo) {
+            (1, 28..) => window.row::<S, 7>(out),
+            (_, 16..) => window.row::<S, 4>(out),
+            (_, 8..) => window.row::<S, 2>(out),
+            (_, 4..) => window.row::<S, 1>(out),
+            (_, lanes) => {
+                // Fewer than 4 outputs; the reads stay inside the row (row_len covers S times
+                // wo rounded up to 4).
+                let acc = window.block::<S, 1>(0);
+                store_n(out, 0, lanes, acc[0]);
             }
-        };
+        }
+    }
+}
+
+/// The part of a padded plane the windows of one output row read (see [`padded_plane`]).
+struct Window<'a> {
+    rows: &'a [f32],
+    /// Offset in `rows` of the first window row inside the image.
+    first_row: usize,
+    /// Offset of each tap inside the image from `first_row`, ascending.
+    offsets: &'a [usize],
+    /// Its weight, splatted.
+    taps: &'a [F32x4],
+    bias: f32,
+}
+
+impl Window<'_> {
+    /// The row's `out.len() >= 4 V` outputs, in blocks of `V` vectors, the last moved back to
+    /// end at the row's end.
+    #[inline(always)]
+    fn row<const S: usize, const V: usize>(&self, out: &mut [f32]) {
         let mut ox = 0;
-        while ox + 16 <= g.wo {
-            let mut acc = [F32x4::splat(bias); 4];
-            // Padded column S ox is the window's first column. One bounds check for the block.
-            let start = first_row + S * ox;
-            let mut row = rows[start..start + reads(16)].as_ptr();
-            for tap_row in taps.chunks_exact(kw) {
-                for (kx, t) in tap_row.iter().enumerate() {
-                    // SAFETY: window row i of the block reads row_step * i + kx d + 16 S floats
-                    // from `start`, at most reads(16) (checked above).
-                    unsafe {
-                        let p = row.add(kx * d);
-                        acc[0] = gather4::<S>(p).mul_add(*t, acc[0]);
-                        acc[1] = gather4::<S>(p.add(4 * S)).mul_add(*t, acc[1]);
-                        acc[2] = gather4::<S>(p.add(8 * S)).mul_add(*t, acc[2]);
-                        acc[3] = gather4::<S>(p.add(12 * S)).mul_add(*t, acc[3]);
-                    }
-                }
-                row = row.wrapping_add(row_step);
+        loop {
+            let at = ox.min(out.len() - 4 * V);
+            for (v, a) in self.block::<S, V>(at).into_iter().enumerate() {
+                store_n(out, at + 4 * v, 4, a);
             }
-            for (v, a) in acc.into_iter().enumerate() {
-                store_n(dst, oy * g.wo + ox + 4 * v, 4, a);
+            if at + 4 * V == out.len() {
+                break;
             }
-            ox += 16;
+            ox += 4 * V;
         }
-        while ox < g.wo {
-            // Up to 4 outputs; the reads stay inside the row (row_len covers S times wo rounded
-            // up to 4).
-            let lanes = (g.wo - ox).min(4);
-            let mut acc = F32x4::splat(bias);
-            let start = first_row + S * ox;
-            let mut row = rows[start..start + reads(4)].as_ptr();
-            for tap_row in taps.chunks_exact(kw) {
-                for (kx, t) in tap_row.iter().enumerate() {
-                    // SAFETY: window row i reads row_step * i + kx d + gather_reach(S) floats
-                    // from `start`, at most reads(4) (checked above).
-                    acc = unsafe { gather4::<S>(row.add(kx * d)) }.mul_add(*t, acc);
+    }
+
+    /// Bias plus the window's taps for the `4 V` adjacent outputs from output column `ox`: one
+    /// loop turn per tap, so the loop body holds only that tap's loads (see [`padded_plane`]).
+    #[inline(always)]
+    fn block<const S: usize, const V: usize>(&self, ox: usize) -> [F32x4; V] {
+        let mut acc = [F32x4::splat(self.bias); V];
+        let Some(&last) = self.offsets.last() else {
+            return acc;
+        };
+        // Padded column S ox is the window's first column. One bounds check for the block:
+        // its furthest read is the last vector's at the last (largest) offset.
+        let start = self.first_row + S * ox;
+        let reach = last + S * 4 * (V - 1) + gather_reach(S);
+        let base = self.rows[start..start + reach].as_ptr();
+        for (&o, t) in self.offsets.iter().zip(self.taps) {
+            // SAFETY: vector v of a tap reads gather_reach(S) floats from o + 4 S v <=
+            // last + 4 S (V - 1), inside the range checked above.
+            unsafe {
+                let p = base.add(o);
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = gather4::<S>(p.add(4 * S * v)).mul_add(*t, *a);
                 }
-                row = row.wrapping_add(row_step);
             }
-            if lanes == 4 {
-                store_n(dst, oy * g.wo + ox, 4, acc);
-            } else {
-                store_n(dst, oy * g.wo + ox, lanes, acc);
-            }
-            ox += lanes;
         }
+        acc
     }
 }
 
