@@ -1,5 +1,6 @@
 //! The inputs of adjacent outputs of one row at horizontal stride 1 or 2: the strided load both
 //! the implicit im2col (a strip of 4 or 6 pixels) and the depthwise kernels (4) are built from.
+use crate::gemm::row_groups;
 use crate::simd::F32x4;
 
 /// Floats [`gather4`] reads at stride `s` from its pointer: 4, or 8 at stride 2, where the
@@ -50,16 +51,10 @@ pub(crate) unsafe fn gather_channels<const S: usize, const R: usize>(
     d: *mut f32,
 ) {
     for q in 0..len {
-        let mut g = 0;
-        loop {
-            let g0 = g.min(R - 4);
+        for g0 in row_groups::<R>() {
             // SAFETY: pixels g0 .. g0 + 4 of channel q read src[q * plane + g0 * S ..][..4 * S]
             // (within strip_reach(R, S)), and write d[q * R + g0 ..][..4]: the caller's ranges.
             unsafe { gather4::<S>(src.wrapping_add(q * plane + g0 * S)).store(d.add(q * R + g0)) };
-            if g0 + 4 == R {
-                break;
-            }
-            g += 4;
         }
     }
 }

@@ -132,6 +132,17 @@ pub unsafe fn tile_packed<const R: usize>(kc: usize, a: *const f32, b: *const f3
     c
 }
 
+/// First rows of the groups of 4 rows that cover an `R`-row strip or tile (`R >= 4`): 0, 4,
+/// ..., and `R - 4` last when `R` is not a multiple of 4 (that group overlaps the one before,
+/// so its shared rows are written twice, with the same values). With `R` a constant the loop
+/// over them unrolls completely.
+#[inline(always)]
+pub(crate) fn row_groups<const R: usize>() -> impl Iterator<Item = usize> {
+    // Not a const assert: tile code generic over any R calls this only when R >= 4.
+    debug_assert!(R >= 4);
+    (0..R.div_ceil(4)).map(|g| (4 * g).min(R - 4))
+}
+
 /// Packs `kc` columns of `R` rows of A (`rows[r] + p * cs`) into the strip layout of
 /// [`tile_packed`]: `dst[p * R + r]`. At unit stride each group of 4 rows goes through 4x4
 /// register transposes (the last group overlaps the one before when `R` is not a multiple of 4:
@@ -146,9 +157,7 @@ pub unsafe fn pack_a<const R: usize>(kc: usize, rows: [*const f32; R], cs: usize
     let mut p = 0;
     if cs == 1 {
         while p + 4 <= kc {
-            let mut g = 0;
-            loop {
-                let g0 = g.min(R - 4);
+            for g0 in row_groups::<R>() {
                 // SAFETY: columns p..p+4 of rows g0..g0+4 (< R) are readable (p + 4 <= kc, unit
                 // stride), and dst[(p + q) * R + g0 ..][..4] lies in dst[p * R .. (p + 4) * R].
                 unsafe {
@@ -159,10 +168,6 @@ pub unsafe fn pack_a<const R: usize>(kc: usize, rows: [*const f32; R], cs: usize
                         v.store(dst.add((p + q) * R + g0));
                     }
                 }
-                if g0 + 4 == R {
-                    break;
-                }
-                g += 4;
             }
             p += 4;
         }
@@ -193,16 +198,10 @@ pub unsafe fn pack_a_col_major<const R: usize>(
 ) {
     const { assert!(R >= 4) };
     for p in 0..kc {
-        let mut g = 0;
-        loop {
-            let g0 = g.min(R - 4);
+        for g0 in row_groups::<R>() {
             // SAFETY: p < kc and g0 + 4 <= R: four readable source floats, four writable
             // destination floats.
             unsafe { F32x4::load(col.wrapping_add(p * cs + g0)).store(dst.add(p * R + g0)) };
-            if g0 + 4 == R {
-                break;
-            }
-            g += 4;
         }
     }
 }

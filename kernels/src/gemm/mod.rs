@@ -22,6 +22,7 @@ pub use pack::PackedB;
 use crate::epilogue::{validate_epilogue, EpilogueOp};
 use crate::error::{Error, Result};
 use crate::matrix::{MatMut, MatRef};
+pub(crate) use kernel::row_groups;
 pub(crate) use tile::Strided;
 
 /// `C = alpha * A B + beta * C` for any layouts; B is packed for this call only.

@@ -4,7 +4,7 @@
 //! Full tiles with unit column stride use vector loads and stores; edge tiles (fewer than
 //! [`NR`] valid columns) and strided C go through a small stack buffer, so nothing outside the
 //! valid `rows x cols` part of C is ever read or written.
-use super::kernel::{Tile, NR};
+use super::kernel::{row_groups, Tile, NR};
 use crate::epilogue::{clamp, relu, Activation, EpilogueOp};
 use crate::simd::F32x4;
 
@@ -75,13 +75,6 @@ unsafe fn load_tile<const R: usize>(
         }
     }
     t
-}
-
-/// First rows of the groups of 4 rows that cover an `R`-row tile (`R >= 4`): 0, 4, ..., and
-/// `R - 4` last when `R` is not a multiple of 4 (that group overlaps the one before).
-#[inline(always)]
-fn row_groups<const R: usize>() -> impl Iterator<Item = usize> {
-    (0..R.div_ceil(4)).map(|g| (4 * g).min(R - 4))
 }
 
 #[inline(always)]
