@@ -5,11 +5,12 @@
 //! - NCHW: vectorised over adjacent output pixels of a row, in blocks of up to 7 vectors. Each
 //!   plane is copied into a stack buffer with its horizontal padding materialised (in bands of
 //!   rows when it is taller than the buffer), so every pixel takes the vector path, at
-//!   horizontal stride 1 or 2 (two loads and a shuffle). Layers that cannot (stride 3 and
-//!   more, windows of more than 64 taps, rows too wide for a window's rows to fit the buffer)
-//!   run only pixels whose window is inside the row at stride 1 as vectors, the rest one at a
-//!   time.
-use super::gather::{gather4, gather_reach};
+//!   horizontal stride 1 or 2 (rows of 8 outputs and more split into even and odd columns
+//!   once, so that every tap is one load; narrower rows two loads and a shuffle per tap).
+//!   Layers that cannot (stride 3 and more, windows of more than 64 taps, rows too wide for a
+//!   window's rows to fit the buffer) run only pixels whose window is inside the row at
+//!   stride 1 as vectors, the rest one at a time.
+use super::gather::gather4;
 use super::{ConvEpilogue, Geometry, TensorLayout};
 use crate::epilogue::Activation;
 use crate::simd::F32x4;
@@ -230,21 +231,15 @@ fn nchw(
     let mut splat_buf = [F32x4::zero(); MAX_TAPS];
     // Rows with their horizontal padding materialised run every pixel through the vector path;
     // otherwise the border pixels go one at a time (for a 56x56 3x3 layer those 5 pixels of 56
-    // took ~40% of the time). Horizontal stride 2 gathers every second float of eight, reading
-    // one float past the last window.
-    let row_len = g.p.stride_w * g.wo.next_multiple_of(4) + (kw - 1) * g.p.dilation_w;
+    // took ~40% of the time).
+    let layout = RowLayout::new(g);
     // Planes taller than the buffer go in bands of output rows whose windows' input rows fit.
     let window_rows = (kh - 1) * g.p.dilation_h + 1;
-    let band = match (PADDED_PLANE_FLOATS / row_len).checked_sub(window_rows) {
+    let band = match (PADDED_PLANE_FLOATS / layout.len).checked_sub(window_rows) {
         Some(spare) => spare / g.p.stride_h + 1,
         None => 0,
     };
     let padded = vector_ok && g.p.stride_w <= 2 && band > 0;
-    let plane_fn = if g.p.stride_w == 1 {
-        padded_plane::<1>
-    } else {
-        padded_plane::<2>
-    };
     let mut buf = [const { MaybeUninit::<f32>::uninit() }; PADDED_PLANE_FLOATS];
     debug_assert_eq!(output.len(), planes.len() * g.ho * g.wo);
     let base = planes.start * g.ho * g.wo; // output[0] is this element of the whole output
@@ -269,11 +264,17 @@ fn nchw(
                 let iy0 = in_image(oy0 * g.p.stride_h);
                 let iy1 = in_image((oy1 - 1) * g.p.stride_h + window_rows);
                 let band_rows = &plane[iy0 * g.w..iy1 * g.w];
-                // SAFETY: `buf` holds PADDED_PLANE_FLOATS >= (iy1 - iy0) * row_len floats.
+                // SAFETY: `buf` holds PADDED_PLANE_FLOATS >= (iy1 - iy0) * layout.len floats.
                 let rows =
-                    unsafe { pad_rows(g, band_rows, iy1 - iy0, row_len, buf.as_mut_ptr().cast()) };
+                    unsafe { pad_rows(g, band_rows, iy1 - iy0, layout, buf.as_mut_ptr().cast()) };
                 let band_dst = &mut dst[oy0 * g.wo..oy1 * g.wo];
-                plane_fn(g, rows, row_len, iy0, oy0..oy1, splat, bias, band_dst);
+                // One copy of the kernel per gather stride.
+                let plane = if layout.gather == 1 {
+                    padded_plane::<1>
+                } else {
+                    padded_plane::<2>
+                };
+                plane(g, rows, layout, iy0, oy0..oy1, splat, bias, band_dst);
                 oy0 = oy1;
             }
             epilogue_pass(
@@ -361,20 +362,83 @@ fn nchw(
     }
 }
 
-/// Copies the `n` input rows `rows` (`n * g.w` floats) into `dst` as rows of `row_len` floats:
-/// `pad_left` zeros, the row, zeros up to `row_len`, so that padded column `j` is input column
-/// `j - pad_left`. Returns the filled `n * row_len` floats.
+/// How [`pad_rows`] lays out one padded input row (padded column `j` is input column
+/// `j - pad_left`, zero outside the input).
+#[derive(Clone, Copy, Debug)]
+struct RowLayout {
+    /// Floats from the inputs of one output to those of the next: 1, or 2 for a stride-2 row
+    /// kept whole (read with two loads and a shuffle per tap and 4 outputs).
+    gather: usize,
+    /// A split stride-2 row: the length of each half (see [`RowLayout::at`]); 0 otherwise.
+    half: usize,
+    /// Floats per padded row.
+    len: usize,
+}
+
+/// Narrowest stride-2 output rows whose input rows are split. Narrower, the split's fixed cost
+/// per row outweighs the shuffles it saves: a 14x14 5x5 layer (7 outputs a row) ran 1.11x
+/// slower split, a 28x28 one (14) the same, wider ones 1.1-1.4x faster.
+const SPLIT_MIN_OUTPUTS: usize = 8;
+
+impl RowLayout {
+    fn new(g: &Geometry) -> Self {
+        // Room for the outputs rounded up to a vector, plus the window's reach.
+        let reach = (g.p.kernel_w - 1) * g.p.dilation_w;
+        let outputs = g.wo.next_multiple_of(4);
+        if g.p.stride_w == 1 {
+            Self {
+                gather: 1,
+                half: 0,
+                len: outputs + reach,
+            }
+        } else if g.wo >= SPLIT_MIN_OUTPUTS {
+            let half = outputs + reach / 2;
+            Self {
+                gather: 1,
+                half,
+                len: 2 * half,
+            }
+        } else {
+            Self {
+                gather: 2,
+                half: 0,
+                len: 2 * outputs + reach,
+            }
+        }
+    }
+
+    /// Where in the row padded column `j` is: `j`, but in a split row the even columns come
+    /// first and the odd ones `half` floats later, so that the columns `2 ox + j` of adjacent
+    /// outputs `ox` sit side by side (a deinterleave once per input row instead of a shuffle
+    /// per tap and vector).
+    fn at(&self, j: usize) -> usize {
+        if self.half > 0 {
+            j % 2 * self.half + j / 2
+        } else {
+            j
+        }
+    }
+}
+
+/// Copies the `n` input rows `rows` (`n * g.w` floats) into `dst` as padded rows laid out as
+/// `layout` says. Returns the filled `n * layout.len` floats.
 ///
 /// # Safety
-/// `dst[0 .. n * row_len]` writable (uninitialised is fine) and not aliased.
+/// `dst[0 .. n * layout.len]` writable (uninitialised is fine) and not aliased.
 unsafe fn pad_rows<'a>(
     g: &Geometry,
     rows: &[f32],
     n: usize,
-    row_len: usize,
+    layout: RowLayout,
     dst: *mut f32,
 ) -> &'a [f32] {
     let rows = &rows[..n * g.w];
+    if layout.half > 0 {
+        // SAFETY: forwarded (2 half == layout.len).
+        return unsafe { SplitRow::new(g.p.pad_left, g.w, layout.half).pad_rows(rows, n, dst) };
+    }
+    // Whole rows: `pad_left` zeros, the row, zeros up to `row_len`.
+    let row_len = layout.len;
     let left = g.p.pad_left.min(row_len);
     let body = g.w.min(row_len - left);
     // Plain loops, not `copy_nonoverlapping` / `write_bytes`: those become `memory.copy` and
@@ -410,21 +474,150 @@ unsafe fn pad_rows<'a>(
     }
 }
 
+/// Padding one row at stride 2, split (see [`RowLayout::at`]): `d[e]` is padded column `2 e`
+/// and `d[half + e]` padded column `2 e + 1`, for `e < half`. Every row of a layer has the same
+/// shape, so where its parts start is worked out once, in [`SplitRow::new`]; per row the work
+/// is vectors, and no per-column bounds tests (the scalar edges of a first version made a
+/// 14-wide row's padding cost three times the unsplit one).
+struct SplitRow {
+    left: usize,
+    w: usize,
+    half: usize,
+    /// `e < first`: both columns left of the row (but for column `2 first - 1` when that is
+    /// `left`: the row's first float).
+    first: usize,
+    /// `first <= e < body_end`, by 4: 8 floats of the row from `2 e - left`.
+    body_end: usize,
+    /// Bit masks of the floats of the 8 from `2 body_end - left` that are inside the row, when
+    /// some are and `body_end + 4 <= half` (the row's last floats); past it, zeros.
+    last: Option<[F32x4; 2]>,
+}
+
+impl SplitRow {
+    /// [`pad_rows`] for split rows: the `n` rows of `rows` (`n w` floats) into `dst`, `2 half`
+    /// floats each. A function of its own: inlined into the depthwise driver, a 56-wide
+    /// layer's padding ran 1.06x slower, while the whole-row loop runs faster inlined.
+    ///
+    /// # Safety
+    /// `dst[0 .. 2 half n]` writable (uninitialised is fine) and not aliased.
+    #[inline(never)]
+    unsafe fn pad_rows<'a>(&self, rows: &[f32], n: usize, dst: *mut f32) -> &'a [f32] {
+        let len = 2 * self.half;
+        for iy in 0..n {
+            // SAFETY: row iy of the n * len floats the caller provides, all written.
+            unsafe { self.pad(&rows[iy * self.w..], dst.add(iy * len)) };
+        }
+        // SAFETY: every one of the n * len floats was written above.
+        unsafe { core::slice::from_raw_parts(dst, n * len) }
+    }
+
+    fn new(left: usize, w: usize, half: usize) -> Self {
+        let first = left.div_ceil(2).min(half);
+        let mut body_end = first;
+        while body_end + 4 <= half && 2 * body_end - left + 8 <= w {
+            body_end += 4;
+        }
+        let at = 2 * body_end;
+        let last = (body_end + 4 <= half && at < left + w).then(|| {
+            let inside = |i: usize| if at + i < left + w { u32::MAX } else { 0 };
+            [0, 4].map(|o| F32x4::from_array([0, 1, 2, 3].map(|i| f32::from_bits(inside(o + i)))))
+        });
+        Self {
+            left,
+            w,
+            half,
+            first,
+            body_end,
+            last,
+        }
+    }
+
+    /// Pads the row at the start of `rest` (the rest of the band: the row's last vector may
+    /// read, then mask off, floats of the next row) into `d`.
+    ///
+    /// # Safety
+    /// `d[0 .. 2 half]` writable, not overlapping `rest`; `rest.len() >= w`.
+    #[inline(always)]
+    unsafe fn pad(&self, rest: &[f32], d: *mut f32) {
+        let (left, w, half) = (self.left, self.w, self.half);
+        let row = &rest[..w];
+        // Opaque, so that LLVM cannot turn the stores into `memory.fill` calls (see pad_row).
+        let zero = core::hint::black_box(F32x4::zero());
+        let z = zero.lane(0);
+        let split = |a: F32x4, b: F32x4, e: usize| {
+            // SAFETY: e + 4 <= half (callers below): inside d[0 .. 2 half].
+            unsafe {
+                F32x4::even_lanes(a, b).store(d.add(e));
+                F32x4::odd_lanes(a, b).store(d.add(half + e));
+            }
+        };
+        // SAFETY: every e written below is < half: d[e] and d[half + e] are inside
+        // d[0 .. 2 half]; the body reads row[2 e - left ..][..8] (inside the row, SplitRow::new).
+        unsafe {
+            for e in 0..self.first {
+                *d.add(e) = z;
+                *d.add(half + e) = z;
+            }
+            if self.first > 0 && 2 * self.first - 1 == left && w > 0 {
+                *d.add(half + self.first - 1) = row[0];
+            }
+            let mut e = self.first;
+            while e < self.body_end {
+                let p = row.as_ptr().add(2 * e - left);
+                split(F32x4::load(p), F32x4::load(p.add(4)), e);
+                e += 4;
+            }
+            if let Some([ma, mb]) = self.last {
+                let from = 2 * e - left;
+                let [a, b] = match rest.get(from..from + 8) {
+                    Some(x) => [0, 4].map(|o| F32x4::load(x.as_ptr().add(o))),
+                    None => {
+                        // The band's last row: copy what is left (not copy_from_slice, which
+                        // becomes a `memory.copy` call).
+                        let mut t = [z; 8];
+                        for (t, x) in t.iter_mut().zip(&row[from..]) {
+                            *t = f32::from_bits(x.to_bits() | z.to_bits());
+                        }
+                        [0, 4].map(|o| F32x4::from_array([t[o], t[o + 1], t[o + 2], t[o + 3]]))
+                    }
+                };
+                split(a.and_bits(ma), b.and_bits(mb), e);
+                e += 4;
+            }
+            // Past the row: zeros.
+            while e + 4 <= half {
+                zero.store(d.add(e));
+                zero.store(d.add(half + e));
+                e += 4;
+            }
+            while e < half {
+                let j = 2 * e - left.min(2 * e);
+                *d.add(e) = if 2 * e >= left && j < w { row[j] } else { z };
+                *d.add(half + e) = if 2 * e + 1 >= left && 2 * e + 1 - left < w {
+                    row[2 * e + 1 - left]
+                } else {
+                    z
+                };
+                e += 1;
+            }
+        }
+    }
+}
+
 /// Output rows `oys` of one NCHW plane (`dst`, `oys.len() x g.wo`) of a depthwise layer with
-/// horizontal stride `S` (1 or 2, checked by the caller) from the padded input rows of
-/// [`pad_rows`], the first of which is input row `row0`; bias only (the activation and
-/// residual follow in [`epilogue_pass`]).
+/// horizontal stride 1 or 2 from the padded input rows of [`pad_rows`], the first of which is
+/// input row `row0`; bias only (the activation and residual follow in [`epilogue_pass`]).
 ///
 /// Each output row goes in blocks of up to 7 vectors of adjacent outputs (see below for why
-/// not more), the last block moved back to end at the row's end (recomputing, bit-identically, outputs
-/// the block before wrote) rather than narrowed: a block's vectors are independent chains of
-/// one multiply-add per tap, so a block takes about taps times the multiply-add latency for any
-/// width the registers hold, and fewer, wider blocks finish a row sooner.
+/// not more), the last block moved back to end at the row's end (recomputing, bit-identically,
+/// outputs the block before wrote) rather than narrowed: a block's vectors are independent
+/// chains of one multiply-add per tap, so a block takes about taps times the multiply-add
+/// latency for any width the registers hold, and fewer, wider blocks finish a row sooner.
 #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
-fn padded_plane<const S: usize>(
+fn padded_plane<const G: usize>(
     g: &Geometry,
     rows: &[f32],
-    row_len: usize,
+    layout: RowLayout,
     row0: usize,
     oys: Range<usize>,
     splat: &[F32x4],
@@ -432,59 +625,66 @@ fn padded_plane<const S: usize>(
     dst: &mut [f32],
 ) {
     let (kh, kw, d) = (g.p.kernel_h, g.p.kernel_w, g.p.dilation_w);
-    debug_assert!(S == g.p.stride_w && kh * kw <= MAX_TAPS);
-    // Offset of tap (i, kx) from the first window row inside the image: window row i inside
-    // the image is padded row first_row + i row_step (below). The same for every output row.
-    let row_step = g.p.dilation_h * row_len;
+    debug_assert!(layout.gather == G && kh * kw <= MAX_TAPS);
+    // Offset of tap (i, kx) from the first window row inside the image, for output 0: window
+    // row i inside the image is padded row first_row + i row_step (below). Output ox adds ox
+    // in either layout. The same for every output row.
+    let row_step = g.p.dilation_h * layout.len;
     let mut offsets = [0usize; MAX_TAPS];
     for (t, o) in offsets.iter_mut().take(kh * kw).enumerate() {
-        *o = t / kw * row_step + t % kw * d;
+        *o = t / kw * row_step + layout.at(t % kw * d);
     }
+    // How far the furthest tap of a window row lies past its last one (the odd half of a
+    // split row comes after the even half).
+    let slack = (0..kw).map(|kx| layout.at(kx * d)).max().unwrap_or(0) - layout.at((kw - 1) * d);
     let oy0 = oys.start;
     for oy in oys {
         let kys = tap_ranges(g, oy, 0).0;
         let first_row = if kys.is_empty() {
             0
         } else {
-            (oy * g.p.stride_h + kys.start * g.p.dilation_h - g.p.pad_top - row0) * row_len
+            (oy * g.p.stride_h + kys.start * g.p.dilation_h - g.p.pad_top - row0) * layout.len
         };
         let window = Window {
             rows,
             first_row,
             offsets: &offsets[..kys.len() * kw],
+            slack,
             taps: &splat[kys.start * kw..kys.end * kw],
             bias,
         };
         let out = &mut dst[(oy - oy0) * g.wo..][..g.wo];
-        // The widest blocks the row holds, up to 7 vectors at stride 1 and 4 at stride 2.
-        // V8 schedules a loop body's loads (effectful, kept in program order) ahead of its
-        // arithmetic (pure, placed late), so during a tap all of a block's input vectors (at
-        // stride 2, twice as many loads, before the shuffles) are live at once with its
-        // accumulators and the weight, and x64 V8 allocates 15 vector registers. Wider blocks
-        // spill: 8 vectors, or 4 with three taps per loop turn, ran at half the speed.
-        match (S, g.wo) {
-            (1, 28..) => window.row::<S, 7>(out),
-            (_, 16..) => window.row::<S, 4>(out),
-            (_, 8..) => window.row::<S, 2>(out),
-            (_, 4..) => window.row::<S, 1>(out),
+        // The widest blocks the row holds, up to 7 vectors (4 when gathering). V8 schedules a
+        // loop body's loads (effectful, kept in program order) ahead of its arithmetic (pure,
+        // placed late), so during a tap all of a block's input vectors (when gathering, twice
+        // as many loads, before the shuffles) are live at once with its accumulators and the
+        // weight, and x64 V8 allocates 15 vector registers. Wider blocks spill: 8 vectors, or
+        // 4 with three taps per loop turn, ran at half the speed.
+        match (G, g.wo) {
+            (1, 28..) => window.row::<G, 7>(out),
+            (_, 16..) => window.row::<G, 4>(out),
+            (_, 8..) => window.row::<G, 2>(out),
+            (_, 4..) => window.row::<G, 1>(out),
             (_, lanes) => {
-                // Fewer than 4 outputs; the reads stay inside the row (row_len covers S times
-                // wo rounded up to 4).
-                let acc = window.block::<S, 1>(0);
+                // Fewer than 4 outputs; the reads stay inside the row (its layout has room for
+                // the outputs rounded up to 4).
+                let acc = window.block::<G, 1>(0);
                 store_n(out, 0, lanes, acc[0]);
             }
         }
     }
 }
 
-/// The part of a padded plane the windows of one output row read (see [`padded_plane`]).
+/// The part of the padded rows the windows of one output row read (see [`padded_plane`]).
 struct Window<'a> {
     rows: &'a [f32],
     /// Offset in `rows` of the first window row inside the image.
     first_row: usize,
-    /// Offset of each tap inside the image from `first_row`, ascending.
+    /// Offset of each tap inside the image from `first_row`, for output 0.
     offsets: &'a [usize],
-    /// Its weight, splatted.
+    /// How far the largest offset lies past the last: 0 at stride 1.
+    slack: usize,
+    /// The taps' weights, splatted.
     taps: &'a [F32x4],
     bias: f32,
 }
@@ -493,11 +693,11 @@ impl Window<'_> {
     /// The row's `out.len() >= 4 V` outputs, in blocks of `V` vectors, the last moved back to
     /// end at the row's end.
     #[inline(always)]
-    fn row<const S: usize, const V: usize>(&self, out: &mut [f32]) {
+    fn row<const G: usize, const V: usize>(&self, out: &mut [f32]) {
         let mut ox = 0;
         loop {
             let at = ox.min(out.len() - 4 * V);
-            for (v, a) in self.block::<S, V>(at).into_iter().enumerate() {
+            for (v, a) in self.block::<G, V>(at).into_iter().enumerate() {
                 store_n(out, at + 4 * v, 4, a);
             }
             if at + 4 * V == out.len() {
@@ -510,23 +710,25 @@ impl Window<'_> {
     /// Bias plus the window's taps for the `4 V` adjacent outputs from output column `ox`: one
     /// loop turn per tap, so the loop body holds only that tap's loads (see [`padded_plane`]).
     #[inline(always)]
-    fn block<const S: usize, const V: usize>(&self, ox: usize) -> [F32x4; V] {
+    fn block<const G: usize, const V: usize>(&self, ox: usize) -> [F32x4; V] {
         let mut acc = [F32x4::splat(self.bias); V];
+        // (Written with `last`, not a precomputed largest offset: Node's V8 ran that 1.04x
+        // slower.)
         let Some(&last) = self.offsets.last() else {
             return acc;
         };
-        // Padded column S ox is the window's first column. One bounds check for the block:
-        // its furthest read is the last vector's at the last (largest) offset.
-        let start = self.first_row + S * ox;
-        let reach = last + S * 4 * (V - 1) + gather_reach(S);
-        let base = self.rows[start..start + reach].as_ptr();
+        // One bounds check for the block: its furthest read is the last vector's at the
+        // largest offset.
+        let start = self.first_row + G * ox;
+        let reach = last + self.slack;
+        let base = self.rows[start..start + reach + 4 * G * V].as_ptr();
         for (&o, t) in self.offsets.iter().zip(self.taps) {
-            // SAFETY: vector v of a tap reads gather_reach(S) floats from o + 4 S v <=
-            // last + 4 S (V - 1), inside the range checked above.
+            // SAFETY: vector v of a tap reads 4 G floats from o + 4 G v <= reach + 4 G (V - 1),
+            // inside the range checked above.
             unsafe {
                 let p = base.add(o);
                 for (v, a) in acc.iter_mut().enumerate() {
-                    *a = gather4::<S>(p.add(4 * S * v)).mul_add(*t, *a);
+                    *a = gather4::<G>(p.add(4 * G * v)).mul_add(*t, *a);
                 }
             }
         }

@@ -1,20 +1,13 @@
-//! The inputs of adjacent outputs of one row at horizontal stride 1 or 2: the strided load both
-//! the implicit im2col (a strip of 4 or 6 pixels) and the depthwise kernels (4) are built from.
+//! The inputs of adjacent outputs of one row at horizontal stride 1 or 2: the strided load the
+//! implicit im2col's strips of 4 or 6 pixels are built from.
 use crate::gemm::row_groups;
 use crate::simd::F32x4;
-
-/// Floats [`gather4`] reads at stride `s` from its pointer: 4, or 8 at stride 2, where the
-/// eighth is loaded but never used, so it may lie past the row (never past the tensor: callers
-/// bound their furthest read with this).
-pub(crate) const fn gather_reach(s: usize) -> usize {
-    4 * s
-}
 
 /// Floats `p[0]`, `p[S]`, `p[2S]`, `p[3S]` for `S` = 1 or 2: one load, or two loads and a
 /// shuffle keeping the even lanes.
 ///
 /// # Safety
-/// `p[0 .. gather_reach(S)]` readable.
+/// `p[0 .. 4 S]` readable (at stride 2 the eighth float is loaded but never used).
 #[inline(always)]
 pub(crate) unsafe fn gather4<const S: usize>(p: *const f32) -> F32x4 {
     const { assert!(S == 1 || S == 2) };
