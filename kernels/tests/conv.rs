@@ -372,9 +372,9 @@ fn depthwise_stride2_rows() {
 }
 
 /// Depthwise NCHW planes taller than the padded-plane buffer (padded in bands of output rows,
-/// at stride 1 and 2, with a dilated window and asymmetric padding), and the layers that still
-/// take the unpadded path: horizontal stride 3, windows of more than 64 taps, rows too wide
-/// for one window's rows to fit the buffer.
+/// at stride 1 and 2, with a dilated window and asymmetric padding), the layers that still
+/// take the unpadded path (horizontal stride 3, windows of more than 64 taps, rows too wide
+/// for one window's rows to fit the buffer), and narrow rows computed several at a time.
 #[wasm_bindgen_test(unsupported = test)]
 fn depthwise_bands_and_unpadded_planes() {
     let mut rng = Rng::new(15);
@@ -385,6 +385,11 @@ fn depthwise_bands_and_unpadded_planes() {
         (3, (1, 1, 1, 1), 1, (1, 3), 20, 40),
         (9, (4, 4, 4, 4), 1, (1, 1), 12, 30),
         (3, (1, 1, 1, 1), 1, (1, 1), 4, 2800),
+        // Narrow rows, several output rows per block: 7 outputs (7 rows), 12 (3 rows), and
+        // at stride 2, 7 outputs (4 rows), with border rows before and after.
+        (3, (1, 1, 1, 1), 1, (1, 1), 20, 7),
+        (5, (2, 2, 2, 2), 1, (1, 1), 17, 12),
+        (5, (2, 2, 2, 2), 1, (2, 2), 30, 14),
     ] {
         let p = Conv2dParams::new(k, k)
             .padding(pad.0, pad.1, pad.2, pad.3)

@@ -258,15 +258,25 @@ fn nchw(
             let mut oy0 = 0;
             while oy0 < g.ho {
                 let oy1 = (oy0 + band).min(g.ho);
-                // The input rows the band's windows reach inside the image: at most
-                // (band - 1) stride_h + window_rows, which fit the buffer.
+                // The padded rows (input row iy is padded row iy + pad_top) the band's windows
+                // reach: (band - 1) stride_h + window_rows at most, which fit the buffer. Rows
+                // of the vertical padding are zeros, so every output row has all the taps.
+                let (py0, py1) = (oy0 * g.p.stride_h, (oy1 - 1) * g.p.stride_h + window_rows);
                 let in_image = |y: usize| y.saturating_sub(g.p.pad_top).min(g.h);
-                let iy0 = in_image(oy0 * g.p.stride_h);
-                let iy1 = in_image((oy1 - 1) * g.p.stride_h + window_rows);
-                let band_rows = &plane[iy0 * g.w..iy1 * g.w];
-                // SAFETY: `buf` holds PADDED_PLANE_FLOATS >= (iy1 - iy0) * layout.len floats.
-                let rows =
-                    unsafe { pad_rows(g, band_rows, iy1 - iy0, layout, buf.as_mut_ptr().cast()) };
+                let (iy0, iy1) = (in_image(py0), in_image(py1));
+                let above = g.p.pad_top.min(py1).saturating_sub(py0);
+                let below = py1 - py0 - above - (iy1 - iy0);
+                let dst_rows = buf.as_mut_ptr().cast::<f32>();
+                // SAFETY: `buf` holds PADDED_PLANE_FLOATS >= (py1 - py0) * layout.len floats:
+                // the zero rows above, the input rows, the zero rows below, all written.
+                let rows = unsafe {
+                    zero_floats(dst_rows, above * layout.len);
+                    let inside = (iy1 - iy0) * layout.len;
+                    let at = dst_rows.add(above * layout.len);
+                    pad_rows(g, &plane[iy0 * g.w..iy1 * g.w], iy1 - iy0, layout, at);
+                    zero_floats(at.add(inside), below * layout.len);
+                    core::slice::from_raw_parts(dst_rows, (py1 - py0) * layout.len)
+                };
                 let band_dst = &mut dst[oy0 * g.wo..oy1 * g.wo];
                 // One copy of the kernel per gather stride.
                 let plane = if layout.gather == 1 {
@@ -274,7 +284,7 @@ fn nchw(
                 } else {
                     padded_plane::<2>
                 };
-                plane(g, rows, layout, iy0, oy0..oy1, splat, bias, band_dst);
+                plane(g, rows, layout, py0, oy0..oy1, splat, bias, band_dst);
                 oy0 = oy1;
             }
             epilogue_pass(
@@ -416,6 +426,27 @@ impl RowLayout {
             j % 2 * self.half + j / 2
         } else {
             j
+        }
+    }
+}
+
+/// Writes `n` zeros at `d`: a plain loop of vector stores, not `write_bytes`, which becomes a
+/// `memory.fill` call into the engine (see [`pad_rows`]).
+///
+/// # Safety
+/// `d[0 .. n]` writable.
+unsafe fn zero_floats(d: *mut f32, n: usize) {
+    let zero = core::hint::black_box(F32x4::zero());
+    let mut i = 0;
+    // SAFETY: i + 4 <= n, then i < n: inside d[0 .. n].
+    unsafe {
+        while i + 4 <= n {
+            zero.store(d.add(i));
+            i += 4;
+        }
+        while i < n {
+            *d.add(i) = zero.lane(0);
+            i += 1;
         }
     }
 }
@@ -605,8 +636,9 @@ impl SplitRow {
 }
 
 /// Output rows `oys` of one NCHW plane (`dst`, `oys.len() x g.wo`) of a depthwise layer with
-/// horizontal stride 1 or 2 from the padded input rows of [`pad_rows`], the first of which is
-/// input row `row0`; bias only (the activation and residual follow in [`epilogue_pass`]).
+/// horizontal stride 1 or 2 from padded input rows (vertical padding included), the first of
+/// which is padded row `row0` (input row `row0 - pad_top`); bias only (the activation and
+/// residual follow in [`epilogue_pass`]).
 ///
 /// Each output row goes in blocks of up to 7 vectors of adjacent outputs (see below for why
 /// not more), the last block moved back to end at the row's end (recomputing, bit-identically,
@@ -626,9 +658,8 @@ fn padded_plane<const G: usize>(
 ) {
     let (kh, kw, d) = (g.p.kernel_h, g.p.kernel_w, g.p.dilation_w);
     debug_assert!(layout.gather == G && kh * kw <= MAX_TAPS);
-    // Offset of tap (i, kx) from the first window row inside the image, for output 0: window
-    // row i inside the image is padded row first_row + i row_step (below). Output ox adds ox
-    // in either layout. The same for every output row.
+    // Offset of tap (ky, kx) from the first window row, for output 0: window row ky is padded
+    // row first_row + ky row_step (below). Output ox adds ox in either layout.
     let row_step = g.p.dilation_h * layout.len;
     let mut offsets = [0usize; MAX_TAPS];
     for (t, o) in offsets.iter_mut().take(kh * kw).enumerate() {
@@ -637,50 +668,59 @@ fn padded_plane<const G: usize>(
     // How far the furthest tap of a window row lies past its last one (the odd half of a
     // split row comes after the even half).
     let slack = (0..kw).map(|kx| layout.at(kx * d)).max().unwrap_or(0) - layout.at((kw - 1) * d);
-    let oy0 = oys.start;
-    for oy in oys {
-        let kys = tap_ranges(g, oy, 0).0;
-        let first_row = if kys.is_empty() {
-            0
-        } else {
-            (oy * g.p.stride_h + kys.start * g.p.dilation_h - g.p.pad_top - row0) * layout.len
-        };
-        let window = Window {
-            rows,
-            first_row,
-            offsets: &offsets[..kys.len() * kw],
-            slack,
-            taps: &splat[kys.start * kw..kys.end * kw],
-            bias,
-        };
-        let out = &mut dst[(oy - oy0) * g.wo..][..g.wo];
-        // The widest blocks the row holds, up to 7 vectors (4 when gathering). V8 schedules a
-        // loop body's loads (effectful, kept in program order) ahead of its arithmetic (pure,
-        // placed late), so during a tap all of a block's input vectors (when gathering, twice
-        // as many loads, before the shuffles) are live at once with its accumulators and the
-        // weight, and x64 V8 allocates 15 vector registers. Wider blocks spill: 8 vectors, or
-        // 4 with three taps per loop turn, ran at half the speed.
-        match (G, g.wo) {
-            (1, 28..) => window.row::<G, 7>(out),
-            (_, 16..) => window.row::<G, 4>(out),
-            (_, 8..) => window.row::<G, 2>(out),
-            (_, 4..) => window.row::<G, 1>(out),
+    let window = |oy: usize| Window {
+        rows,
+        first_row: (oy * g.p.stride_h - row0) * layout.len,
+        row_stride: g.p.stride_h * layout.len,
+        offsets: &offsets[..kh * kw],
+        slack,
+        taps: &splat[..kh * kw],
+        bias,
+    };
+    let (oy0, end) = (oys.start, oys.end);
+    let mut oy = oy0;
+    while oy < end {
+        let window = window(oy);
+        let out = &mut dst[(oy - oy0) * g.wo..(end - oy0) * g.wo];
+        let left = end - oy;
+        // The widest blocks the row holds, up to 7 vectors (4 when gathering), and for narrow
+        // rows up to 7 vectors over several rows. V8 schedules a loop body's loads (effectful,
+        // kept in program order) ahead of its arithmetic (pure, placed late), so during a tap
+        // all of a block's input vectors (when gathering, twice as many loads, before the
+        // shuffles) are live at once with its accumulators and the weight, and x64 V8
+        // allocates 15 vector registers. Wider blocks spill: 8 vectors, or 4 with three taps
+        // per loop turn, ran at half the speed. Narrow rows one at a time left a 7x7 layer's
+        // blocks one or two chains: 1.5x slower than unrolled taps.
+        oy += match (G, g.wo) {
+            (1, 28..) => window.rows::<G, 7, 1>(out, g.wo),
+            (_, 16..) => window.rows::<G, 4, 1>(out, g.wo),
+            (1, 8..) if left >= 3 => window.rows::<G, 2, 3>(out, g.wo),
+            (_, 8..) => window.rows::<G, 2, 1>(out, g.wo),
+            (1, 4..) if left >= 7 => window.rows::<G, 1, 7>(out, g.wo),
+            (1, 4..) if left >= 3 => window.rows::<G, 1, 3>(out, g.wo),
+            (2, 4..) if left >= 4 => window.rows::<G, 1, 4>(out, g.wo),
+            (2, 4..) if left >= 2 => window.rows::<G, 1, 2>(out, g.wo),
+            (_, 4..) => window.rows::<G, 1, 1>(out, g.wo),
             (_, lanes) => {
                 // Fewer than 4 outputs; the reads stay inside the row (its layout has room for
                 // the outputs rounded up to 4).
-                let acc = window.block::<G, 1>(0);
-                store_n(out, 0, lanes, acc[0]);
+                let [[acc]] = window.block::<G, 1, 1>(0);
+                store_n(out, 0, lanes, acc);
+                1
             }
-        }
+        };
     }
 }
 
-/// The part of the padded rows the windows of one output row read (see [`padded_plane`]).
+/// The part of the padded rows the windows of one output row read, and of the rows after it
+/// when they have the same taps (see [`padded_plane`]).
 struct Window<'a> {
     rows: &'a [f32],
-    /// Offset in `rows` of the first window row inside the image.
+    /// Offset in `rows` of the first window row.
     first_row: usize,
-    /// Offset of each tap inside the image from `first_row`, for output 0.
+    /// Floats from one output row's window to the next's.
+    row_stride: usize,
+    /// Offset of each tap from `first_row`, for output 0.
     offsets: &'a [usize],
     /// How far the largest offset lies past the last: 0 at stride 1.
     slack: usize,
@@ -690,45 +730,55 @@ struct Window<'a> {
 }
 
 impl Window<'_> {
-    /// The row's `out.len() >= 4 V` outputs, in blocks of `V` vectors, the last moved back to
-    /// end at the row's end.
+    /// Output rows `0 .. R` of `out` (`wo >= 4 V` outputs each), in blocks of `V` vectors
+    /// per row, the last moved back to end at the row's end. Returns `R`.
     #[inline(always)]
-    fn row<const G: usize, const V: usize>(&self, out: &mut [f32]) {
+    fn rows<const G: usize, const V: usize, const R: usize>(
+        &self,
+        out: &mut [f32],
+        wo: usize,
+    ) -> usize {
         let mut ox = 0;
         loop {
-            let at = ox.min(out.len() - 4 * V);
-            for (v, a) in self.block::<G, V>(at).into_iter().enumerate() {
-                store_n(out, at + 4 * v, 4, a);
+            let at = ox.min(wo - 4 * V);
+            for (r, row) in self.block::<G, V, R>(at).into_iter().enumerate() {
+                for (v, a) in row.into_iter().enumerate() {
+                    store_n(out, r * wo + at + 4 * v, 4, a);
+                }
             }
-            if at + 4 * V == out.len() {
-                break;
+            if at + 4 * V == wo {
+                return R;
             }
             ox += 4 * V;
         }
     }
 
-    /// Bias plus the window's taps for the `4 V` adjacent outputs from output column `ox`: one
-    /// loop turn per tap, so the loop body holds only that tap's loads (see [`padded_plane`]).
+    /// Bias plus the window's taps for the `4 V` adjacent outputs from output column `ox` of
+    /// `R` rows: one loop turn per tap, so the loop body holds only that tap's loads (see
+    /// [`padded_plane`]).
     #[inline(always)]
-    fn block<const G: usize, const V: usize>(&self, ox: usize) -> [F32x4; V] {
-        let mut acc = [F32x4::splat(self.bias); V];
+    fn block<const G: usize, const V: usize, const R: usize>(&self, ox: usize) -> [[F32x4; V]; R] {
+        let mut acc = [[F32x4::splat(self.bias); V]; R];
         // (Written with `last`, not a precomputed largest offset: Node's V8 ran that 1.04x
         // slower.)
         let Some(&last) = self.offsets.last() else {
             return acc;
         };
-        // One bounds check for the block: its furthest read is the last vector's at the
-        // largest offset.
+        // One bounds check for the block: its furthest read is the last row's last vector's
+        // at the largest offset.
         let start = self.first_row + G * ox;
-        let reach = last + self.slack;
+        let reach = (R - 1) * self.row_stride + last + self.slack;
         let base = self.rows[start..start + reach + 4 * G * V].as_ptr();
         for (&o, t) in self.offsets.iter().zip(self.taps) {
-            // SAFETY: vector v of a tap reads 4 G floats from o + 4 G v <= reach + 4 G (V - 1),
-            // inside the range checked above.
+            // SAFETY: vector v of row r of a tap reads 4 G floats from r row_stride + o + 4 G v
+            // <= reach + 4 G (V - 1), inside the range checked above.
             unsafe {
                 let p = base.add(o);
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = gather4::<G>(p.add(4 * G * v)).mul_add(*t, *a);
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let q = p.add(r * self.row_stride);
+                    for (v, a) in row.iter_mut().enumerate() {
+                        *a = gather4::<G>(q.add(4 * G * v)).mul_add(*t, *a);
+                    }
                 }
             }
         }
