@@ -234,12 +234,15 @@ fn nchw(
     // took ~40% of the time).
     let layout = RowLayout::new(g);
     // Planes taller than the buffer go in bands of output rows whose windows' input rows fit.
-    let window_rows = (kh - 1) * g.p.dilation_h + 1;
+    let window_rows = window_rows(g);
     let band = match (PADDED_PLANE_FLOATS / layout.len).checked_sub(window_rows) {
         Some(spare) => spare / g.p.stride_h + 1,
         None => 0,
     };
     let padded = vector_ok && g.p.stride_w <= 2 && band > 0;
+    // Rows [`padded_plane`] computes several to a block (with the vertical padding as zeros).
+    let narrow = g.wo < NARROW_OUTPUTS;
+    let table = TapTable::new(g, layout);
     let mut buf = [const { MaybeUninit::<f32>::uninit() }; PADDED_PLANE_FLOATS];
     debug_assert_eq!(output.len(), planes.len() * g.ho * g.wo);
     let base = planes.start * g.ho * g.wo; // output[0] is this element of the whole output
@@ -259,13 +262,20 @@ fn nchw(
             while oy0 < g.ho {
                 let oy1 = (oy0 + band).min(g.ho);
                 // The padded rows (input row iy is padded row iy + pad_top) the band's windows
-                // reach: (band - 1) stride_h + window_rows at most, which fit the buffer. Rows
-                // of the vertical padding are zeros, so every output row has all the taps.
+                // reach: (band - 1) stride_h + window_rows at most, which fit the buffer. Narrow
+                // rows, which go several to a block with all the taps, get the rows of the
+                // vertical padding as zeros; wide ones use only the rows inside the image.
                 let (py0, py1) = (oy0 * g.p.stride_h, (oy1 - 1) * g.p.stride_h + window_rows);
                 let in_image = |y: usize| y.saturating_sub(g.p.pad_top).min(g.h);
                 let (iy0, iy1) = (in_image(py0), in_image(py1));
-                let above = g.p.pad_top.min(py1).saturating_sub(py0);
-                let below = py1 - py0 - above - (iy1 - iy0);
+                let (above, below) = if narrow {
+                    let above = g.p.pad_top.min(py1).saturating_sub(py0);
+                    (above, py1 - py0 - above - (iy1 - iy0))
+                } else {
+                    (0, 0)
+                };
+                // The first row in the buffer, as a padded row.
+                let row0 = if narrow { py0 } else { iy0 + g.p.pad_top };
                 let dst_rows = buf.as_mut_ptr().cast::<f32>();
                 // SAFETY: `buf` holds PADDED_PLANE_FLOATS >= (py1 - py0) * layout.len floats:
                 // the zero rows above, the input rows, the zero rows below, all written.
@@ -275,7 +285,7 @@ fn nchw(
                     let at = dst_rows.add(above * layout.len);
                     pad_rows(g, &plane[iy0 * g.w..iy1 * g.w], iy1 - iy0, layout, at);
                     zero_floats(at.add(inside), below * layout.len);
-                    core::slice::from_raw_parts(dst_rows, (py1 - py0) * layout.len)
+                    core::slice::from_raw_parts(dst_rows, (above + iy1 - iy0 + below) * layout.len)
                 };
                 let band_dst = &mut dst[oy0 * g.wo..oy1 * g.wo];
                 // One copy of the kernel per gather stride.
@@ -284,7 +294,17 @@ fn nchw(
                 } else {
                     padded_plane::<2>
                 };
-                plane(g, rows, layout, py0, oy0..oy1, splat, bias, band_dst);
+                plane(
+                    g,
+                    rows,
+                    layout,
+                    &table,
+                    row0,
+                    oy0..oy1,
+                    splat,
+                    bias,
+                    band_dst,
+                );
                 oy0 = oy1;
             }
             epilogue_pass(
@@ -371,6 +391,9 @@ fn nchw(
         }
     }
 }
+
+/// Output rows narrower than this go several to a block in [`padded_plane`].
+const NARROW_OUTPUTS: usize = 16;
 
 /// How [`pad_rows`] lays out one padded input row (padded column `j` is input column
 /// `j - pad_left`, zero outside the input).
@@ -636,9 +659,9 @@ impl SplitRow {
 }
 
 /// Output rows `oys` of one NCHW plane (`dst`, `oys.len() x g.wo`) of a depthwise layer with
-/// horizontal stride 1 or 2 from padded input rows (vertical padding included), the first of
-/// which is padded row `row0` (input row `row0 - pad_top`); bias only (the activation and
-/// residual follow in [`epilogue_pass`]).
+/// horizontal stride 1 or 2 from padded input rows (with the vertical padding's zero rows when
+/// `g.wo < NARROW_OUTPUTS`), the first of which is padded row `row0` (input row
+/// `row0 - pad_top`); bias only (the activation and residual follow in [`epilogue_pass`]).
 ///
 /// Each output row goes in blocks of up to 7 vectors of adjacent outputs (see below for why
 /// not more), the last block moved back to end at the row's end (recomputing, bit-identically,
@@ -650,37 +673,45 @@ fn padded_plane<const G: usize>(
     g: &Geometry,
     rows: &[f32],
     layout: RowLayout,
+    table: &TapTable,
     row0: usize,
     oys: Range<usize>,
     splat: &[F32x4],
     bias: f32,
     dst: &mut [f32],
 ) {
-    let (kh, kw, d) = (g.p.kernel_h, g.p.kernel_w, g.p.dilation_w);
+    let (kh, kw) = (g.p.kernel_h, g.p.kernel_w);
     debug_assert!(layout.gather == G && kh * kw <= MAX_TAPS);
-    // Offset of tap (ky, kx) from the first window row, for output 0: window row ky is padded
-    // row first_row + ky row_step (below). Output ox adds ox in either layout.
-    let row_step = g.p.dilation_h * layout.len;
-    let mut offsets = [0usize; MAX_TAPS];
-    for (t, o) in offsets.iter_mut().take(kh * kw).enumerate() {
-        *o = t / kw * row_step + layout.at(t % kw * d);
-    }
-    // How far the furthest tap of a window row lies past its last one (the odd half of a
-    // split row comes after the even half).
-    let slack = (0..kw).map(|kx| layout.at(kx * d)).max().unwrap_or(0) - layout.at((kw - 1) * d);
-    let window = |oy: usize| Window {
-        rows,
-        first_row: (oy * g.p.stride_h - row0) * layout.len,
-        row_stride: g.p.stride_h * layout.len,
-        offsets: &offsets[..kh * kw],
+    let TapTable {
+        offsets,
         slack,
-        taps: &splat[..kh * kw],
-        bias,
+        inside,
+    } = table;
+    let slack = *slack;
+    // The windows of output row oy: all the taps for blocks of several rows (`all`, with the
+    // zero rows of the vertical padding); for one row, only the window rows inside the image
+    // (a flat plane, 3 rows under a 5x5 window, would otherwise do 5/3 the work).
+    let window = |oy: usize, all: bool| {
+        debug_assert!(!inside.contains(&oy) || tap_ranges(g, oy, 0).0 == (0..kh));
+        let kys = if all || inside.contains(&oy) {
+            0..kh
+        } else {
+            tap_ranges(g, oy, 0).0
+        };
+        Window {
+            rows,
+            // Padded row oy stride_h + ky dilation_h is window row ky's.
+            first_row: (oy * g.p.stride_h + kys.start * g.p.dilation_h - row0) * layout.len,
+            row_stride: g.p.stride_h * layout.len,
+            offsets: &offsets[..kys.len() * kw],
+            slack,
+            taps: &splat[kys.start * kw..kys.end * kw],
+            bias,
+        }
     };
     let (oy0, end) = (oys.start, oys.end);
     let mut oy = oy0;
     while oy < end {
-        let window = window(oy);
         let out = &mut dst[(oy - oy0) * g.wo..(end - oy0) * g.wo];
         let left = end - oy;
         // The widest blocks the row holds, up to 7 vectors (4 when gathering), and for narrow
@@ -691,25 +722,94 @@ fn padded_plane<const G: usize>(
         // allocates 15 vector registers. Wider blocks spill: 8 vectors, or 4 with three taps
         // per loop turn, ran at half the speed. Narrow rows one at a time left a 7x7 layer's
         // blocks one or two chains: 1.5x slower than unrolled taps.
+        let rows_together = match (G, g.wo) {
+            (1, 8..NARROW_OUTPUTS) => 3,
+            (1, 4..8) if left >= 7 => 7,
+            (1, 4..8) => 3,
+            (2, 4..8) if left >= 4 => 4,
+            (2, 4..8) => 2,
+            _ => 1,
+        };
+        if rows_together > 1 && left >= rows_together {
+            let all = window(oy, true);
+            oy += match rows_together {
+                7 => all.rows::<G, 1, 7>(out, g.wo),
+                4 => all.rows::<G, 1, 4>(out, g.wo),
+                3 if g.wo >= 8 => all.rows::<G, 2, 3>(out, g.wo),
+                3 => all.rows::<G, 1, 3>(out, g.wo),
+                _ => all.rows::<G, 1, 2>(out, g.wo),
+            };
+            continue;
+        }
+        let one = window(oy, false);
+        // Wide rows: as few blocks as 7 vectors allow, each as narrow as that many allow (a
+        // block takes about as long at 5 vectors as at 7; 96 outputs are 4 blocks of 6).
+        let blocks = g.wo.div_ceil(28);
         oy += match (G, g.wo) {
-            (1, 28..) => window.rows::<G, 7, 1>(out, g.wo),
-            (_, 16..) => window.rows::<G, 4, 1>(out, g.wo),
-            (1, 8..) if left >= 3 => window.rows::<G, 2, 3>(out, g.wo),
-            (_, 8..) => window.rows::<G, 2, 1>(out, g.wo),
-            (1, 4..) if left >= 7 => window.rows::<G, 1, 7>(out, g.wo),
-            (1, 4..) if left >= 3 => window.rows::<G, 1, 3>(out, g.wo),
-            (2, 4..) if left >= 4 => window.rows::<G, 1, 4>(out, g.wo),
-            (2, 4..) if left >= 2 => window.rows::<G, 1, 2>(out, g.wo),
-            (_, 4..) => window.rows::<G, 1, 1>(out, g.wo),
+            (1, 28..) => match g.wo.div_ceil(4 * blocks) {
+                7 => one.rows::<G, 7, 1>(out, g.wo),
+                6 => one.rows::<G, 6, 1>(out, g.wo),
+                5 => one.rows::<G, 5, 1>(out, g.wo),
+                _ => one.rows::<G, 4, 1>(out, g.wo),
+            },
+            (_, 16..) => one.rows::<G, 4, 1>(out, g.wo),
+            (_, 8..) => one.rows::<G, 2, 1>(out, g.wo),
+            (_, 4..) => one.rows::<G, 1, 1>(out, g.wo),
             (_, lanes) => {
                 // Fewer than 4 outputs; the reads stay inside the row (its layout has room for
                 // the outputs rounded up to 4).
-                let [[acc]] = window.block::<G, 1, 1>(0);
+                let [[acc]] = one.block::<G, 1, 1>(0);
                 store_n(out, 0, lanes, acc);
                 1
             }
         };
     }
+}
+
+/// What the planes of a padded depthwise layer share, worked out once per call (not per
+/// plane: a 2x96 plane's kernel is short enough for a table built with two divisions per tap
+/// to weigh).
+struct TapTable {
+    /// Offset of tap `(ky, kx)` from the window's first padded row, for output 0: window row
+    /// `ky` is `ky dilation_h` rows further. Output `ox` adds `ox` (in units of the gather) in
+    /// either layout.
+    offsets: [usize; MAX_TAPS],
+    /// How far the furthest tap of a window row lies past its last one (the odd half of a
+    /// split row comes after the even half).
+    slack: usize,
+    /// Output rows whose window lies wholly inside the image vertically (so that the hot loop
+    /// tests a range instead of dividing for every row).
+    inside: Range<usize>,
+}
+
+impl TapTable {
+    fn new(g: &Geometry, layout: RowLayout) -> Self {
+        let (kh, kw, d) = (g.p.kernel_h, g.p.kernel_w, g.p.dilation_w);
+        let row_step = g.p.dilation_h * layout.len;
+        let mut offsets = [0usize; MAX_TAPS];
+        if kh * kw <= MAX_TAPS {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    offsets[ky * kw + kx] = ky * row_step + layout.at(kx * d);
+                }
+            }
+        }
+        let furthest = (0..kw).map(|kx| layout.at(kx * d)).max().unwrap_or(0);
+        let first_inside = g.p.pad_top.div_ceil(g.p.stride_h);
+        let inside_end = (g.h + g.p.pad_top)
+            .checked_sub(window_rows(g))
+            .map_or(0, |span| span / g.p.stride_h + 1);
+        Self {
+            offsets,
+            slack: furthest - layout.at((kw - 1) * d),
+            inside: first_inside..inside_end.max(first_inside),
+        }
+    }
+}
+
+/// Rows of the input one output row's window spans.
+fn window_rows(g: &Geometry) -> usize {
+    (g.p.kernel_h - 1) * g.p.dilation_h + 1
 }
 
 /// The part of the padded rows the windows of one output row read, and of the rows after it
@@ -732,7 +832,10 @@ struct Window<'a> {
 impl Window<'_> {
     /// Output rows `0 .. R` of `out` (`wo >= 4 V` outputs each), in blocks of `V` vectors
     /// per row, the last moved back to end at the row's end. Returns `R`.
-    #[inline(always)]
+    ///
+    /// A function of its own per shape of block: inlined, the eleven shapes made one function
+    /// whose registers V8 allocated worse (a 56x56 layer 1.03x, 2x96 planes 1.06x slower).
+    #[inline(never)]
     fn rows<const G: usize, const V: usize, const R: usize>(
         &self,
         out: &mut [f32],
