@@ -680,18 +680,66 @@ fn padded_plane<const G: usize>(
     bias: f32,
     dst: &mut [f32],
 ) {
-    let (kh, kw) = (g.p.kernel_h, g.p.kernel_w);
-    debug_assert!(layout.gather == G && kh * kw <= MAX_TAPS);
-    let TapTable {
-        offsets,
-        slack,
-        inside,
-    } = table;
-    let slack = *slack;
-    // The windows of output row oy: all the taps for blocks of several rows (`all`, with the
-    // zero rows of the vertical padding); for one row, only the window rows inside the image
-    // (a flat plane, 3 rows under a 5x5 window, would otherwise do 5/3 the work).
-    let window = |oy: usize, all: bool| {
+    debug_assert!(layout.gather == G && g.p.kernel_h * g.p.kernel_w <= MAX_TAPS);
+    let plane = Plane {
+        g,
+        rows,
+        len: layout.len,
+        table,
+        row0,
+        splat,
+        bias,
+    };
+    // The widest blocks the row holds, up to 7 vectors (4 when gathering), and for narrow
+    // rows up to 7 vectors over several rows. V8 schedules a loop body's loads (effectful,
+    // kept in program order) ahead of its arithmetic (pure, placed late), so during a tap all
+    // of a block's input vectors (when gathering, twice as many loads, before the shuffles)
+    // are live at once with its accumulators and the weight, and x64 V8 allocates 15 vector
+    // registers. Wider blocks spill: 8 vectors, or 4 with three taps per loop turn, ran at
+    // half the speed. Narrow rows one at a time left a 7x7 layer's blocks one or two chains:
+    // 1.5x slower than unrolled taps. Wide rows: as few blocks as 7 vectors allow, each as
+    // narrow as that many allow (a block takes about as long at 5 vectors as at 7; 96 outputs
+    // are 4 blocks of 6).
+    let blocks = g.wo.div_ceil(28);
+    match (G, g.wo) {
+        (1, 28..) => match g.wo.div_ceil(4 * blocks) {
+            7 => plane.wide::<G, 7>(oys, dst),
+            6 => plane.wide::<G, 6>(oys, dst),
+            5 => plane.wide::<G, 5>(oys, dst),
+            _ => plane.wide::<G, 4>(oys, dst),
+        },
+        (_, NARROW_OUTPUTS..) => plane.wide::<G, 4>(oys, dst),
+        (1, 8..) => plane.narrow::<G, 2, 3, 3>(oys, dst),
+        (_, 8..) => plane.wide::<G, 2>(oys, dst),
+        (1, 4..) => plane.narrow::<G, 1, 7, 3>(oys, dst),
+        (_, 4..) => plane.narrow::<G, 1, 4, 2>(oys, dst),
+        _ => plane.tiny::<G>(oys, dst),
+    }
+}
+
+/// What [`padded_plane`]'s loops share. Each loop is a function of its own: as one function,
+/// the block shapes' code made V8 allocate the hot loops' registers worse (a 56x56 layer
+/// 1.03-1.07x, 2x96 planes 1.06x slower).
+struct Plane<'a> {
+    g: &'a Geometry,
+    rows: &'a [f32],
+    /// Floats per padded row.
+    len: usize,
+    table: &'a TapTable,
+    /// The first row of `rows`, as a padded row.
+    row0: usize,
+    splat: &'a [F32x4],
+    bias: f32,
+}
+
+impl Plane<'_> {
+    /// The windows of output row `oy`: all the taps for blocks of several rows (`all`, over
+    /// the zero rows of the vertical padding); for one row, only the window rows inside the
+    /// image (a flat plane, 3 rows under a 5x5 window, would otherwise do 5/3 the work).
+    #[inline(always)]
+    fn window(&self, oy: usize, all: bool) -> Window<'_> {
+        let (g, kh, kw) = (self.g, self.g.p.kernel_h, self.g.p.kernel_w);
+        let inside = &self.table.inside;
         debug_assert!(!inside.contains(&oy) || tap_ranges(g, oy, 0).0 == (0..kh));
         let kys = if all || inside.contains(&oy) {
             0..kh
@@ -699,70 +747,56 @@ fn padded_plane<const G: usize>(
             tap_ranges(g, oy, 0).0
         };
         Window {
-            rows,
+            rows: self.rows,
             // Padded row oy stride_h + ky dilation_h is window row ky's.
-            first_row: (oy * g.p.stride_h + kys.start * g.p.dilation_h - row0) * layout.len,
-            row_stride: g.p.stride_h * layout.len,
-            offsets: &offsets[..kys.len() * kw],
-            slack,
-            taps: &splat[kys.start * kw..kys.end * kw],
-            bias,
+            first_row: (oy * g.p.stride_h + kys.start * g.p.dilation_h - self.row0) * self.len,
+            row_stride: g.p.stride_h * self.len,
+            offsets: &self.table.offsets[..kys.len() * kw],
+            slack: self.table.slack,
+            taps: &self.splat[kys.start * kw..kys.end * kw],
+            bias: self.bias,
         }
-    };
-    let (oy0, end) = (oys.start, oys.end);
-    let mut oy = oy0;
-    while oy < end {
-        let out = &mut dst[(oy - oy0) * g.wo..(end - oy0) * g.wo];
-        let left = end - oy;
-        // The widest blocks the row holds, up to 7 vectors (4 when gathering), and for narrow
-        // rows up to 7 vectors over several rows. V8 schedules a loop body's loads (effectful,
-        // kept in program order) ahead of its arithmetic (pure, placed late), so during a tap
-        // all of a block's input vectors (when gathering, twice as many loads, before the
-        // shuffles) are live at once with its accumulators and the weight, and x64 V8
-        // allocates 15 vector registers. Wider blocks spill: 8 vectors, or 4 with three taps
-        // per loop turn, ran at half the speed. Narrow rows one at a time left a 7x7 layer's
-        // blocks one or two chains: 1.5x slower than unrolled taps.
-        let rows_together = match (G, g.wo) {
-            (1, 8..NARROW_OUTPUTS) => 3,
-            (1, 4..8) if left >= 7 => 7,
-            (1, 4..8) => 3,
-            (2, 4..8) if left >= 4 => 4,
-            (2, 4..8) => 2,
-            _ => 1,
-        };
-        if rows_together > 1 && left >= rows_together {
-            let all = window(oy, true);
-            oy += match rows_together {
-                7 => all.rows::<G, 1, 7>(out, g.wo),
-                4 => all.rows::<G, 1, 4>(out, g.wo),
-                3 if g.wo >= 8 => all.rows::<G, 2, 3>(out, g.wo),
-                3 => all.rows::<G, 1, 3>(out, g.wo),
-                _ => all.rows::<G, 1, 2>(out, g.wo),
+    }
+
+    /// Rows `oys` into `dst`, one at a time in blocks of `V` vectors (`g.wo >= 4 V`).
+    #[inline(never)]
+    fn wide<const G: usize, const V: usize>(&self, oys: Range<usize>, dst: &mut [f32]) {
+        let wo = self.g.wo;
+        for (i, oy) in oys.enumerate() {
+            self.window(oy, false)
+                .rows::<G, V, 1>(&mut dst[i * wo..(i + 1) * wo], wo);
+        }
+    }
+
+    /// Rows `oys` into `dst`, `R` at a time (then `R2`, then one) in blocks of `V` vectors
+    /// (`g.wo >= 4 V`; the rows include the vertical padding's zero rows).
+    #[inline(never)]
+    fn narrow<const G: usize, const V: usize, const R: usize, const R2: usize>(
+        &self,
+        oys: Range<usize>,
+        dst: &mut [f32],
+    ) {
+        let (wo, oy0, end) = (self.g.wo, oys.start, oys.end);
+        let mut oy = oy0;
+        while oy < end {
+            let out = &mut dst[(oy - oy0) * wo..(end - oy0) * wo];
+            oy += match end - oy {
+                left if left >= R => self.window(oy, true).rows::<G, V, R>(out, wo),
+                left if R2 > 1 && left >= R2 => self.window(oy, true).rows::<G, V, R2>(out, wo),
+                _ => self.window(oy, false).rows::<G, V, 1>(out, wo),
             };
-            continue;
         }
-        let one = window(oy, false);
-        // Wide rows: as few blocks as 7 vectors allow, each as narrow as that many allow (a
-        // block takes about as long at 5 vectors as at 7; 96 outputs are 4 blocks of 6).
-        let blocks = g.wo.div_ceil(28);
-        oy += match (G, g.wo) {
-            (1, 28..) => match g.wo.div_ceil(4 * blocks) {
-                7 => one.rows::<G, 7, 1>(out, g.wo),
-                6 => one.rows::<G, 6, 1>(out, g.wo),
-                5 => one.rows::<G, 5, 1>(out, g.wo),
-                _ => one.rows::<G, 4, 1>(out, g.wo),
-            },
-            (_, 16..) => one.rows::<G, 4, 1>(out, g.wo),
-            (_, 8..) => one.rows::<G, 2, 1>(out, g.wo),
-            (_, 4..) => one.rows::<G, 1, 1>(out, g.wo),
-            (_, lanes) => {
-                // Fewer than 4 outputs; the reads stay inside the row (its layout has room for
-                // the outputs rounded up to 4).
-                let [[acc]] = one.block::<G, 1, 1>(0);
-                store_n(out, 0, lanes, acc);
-                1
-            }
-        };
+    }
+
+    /// Rows `oys` of fewer than 4 outputs into `dst`; the reads stay inside the rows (their
+    /// layout has room for the outputs rounded up to 4).
+    #[inline(never)]
+    fn tiny<const G: usize>(&self, oys: Range<usize>, dst: &mut [f32]) {
+        let wo = self.g.wo;
+        for (i, oy) in oys.enumerate() {
+            let [[acc]] = self.window(oy, false).block::<G, 1, 1>(0);
+            store_n(dst, i * wo, wo, acc);
+        }
     }
 }
 
@@ -832,10 +866,7 @@ struct Window<'a> {
 impl Window<'_> {
     /// Output rows `0 .. R` of `out` (`wo >= 4 V` outputs each), in blocks of `V` vectors
     /// per row, the last moved back to end at the row's end. Returns `R`.
-    ///
-    /// A function of its own per shape of block: inlined, the eleven shapes made one function
-    /// whose registers V8 allocated worse (a 56x56 layer 1.03x, 2x96 planes 1.06x slower).
-    #[inline(never)]
+    #[inline(always)]
     fn rows<const G: usize, const V: usize, const R: usize>(
         &self,
         out: &mut [f32],
