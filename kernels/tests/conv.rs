@@ -390,6 +390,10 @@ fn depthwise_bands_and_unpadded_planes() {
         (3, (1, 1, 1, 1), 1, (1, 1), 20, 7),
         (5, (2, 2, 2, 2), 1, (1, 1), 17, 12),
         (5, (2, 2, 2, 2), 1, (2, 2), 30, 14),
+        // Padding wider than the window: output rows whose window is all padding, on wide
+        // and narrow rows.
+        (3, (4, 1, 5, 1), 1, (1, 1), 6, 40),
+        (3, (4, 1, 5, 1), 1, (1, 1), 6, 6),
     ] {
         let p = Conv2dParams::new(k, k)
             .padding(pad.0, pad.1, pad.2, pad.3)

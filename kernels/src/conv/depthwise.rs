@@ -746,10 +746,16 @@ impl Plane<'_> {
         } else {
             tap_ranges(g, oy, 0).0
         };
+        // Padded row oy stride_h + ky dilation_h is window row ky's. (No rows: a window all in
+        // the padding, which reads nothing.)
+        let first_row = if kys.is_empty() {
+            0
+        } else {
+            (oy * g.p.stride_h + kys.start * g.p.dilation_h - self.row0) * self.len
+        };
         Window {
             rows: self.rows,
-            // Padded row oy stride_h + ky dilation_h is window row ky's.
-            first_row: (oy * g.p.stride_h + kys.start * g.p.dilation_h - self.row0) * self.len,
+            first_row,
             row_stride: g.p.stride_h * self.len,
             offsets: &self.table.offsets[..kys.len() * kw],
             slack: self.table.slack,
