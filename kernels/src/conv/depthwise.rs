@@ -862,7 +862,7 @@ struct Window<'a> {
     row_stride: usize,
     /// Offset of each tap from `first_row`, for output 0.
     offsets: &'a [usize],
-    /// How far the largest offset lies past the last: 0 at stride 1.
+    /// How far the largest offset lies past the last: 0 unless the rows are split.
     slack: usize,
     /// The taps' weights, splatted.
     taps: &'a [F32x4],
