@@ -644,14 +644,15 @@ impl SplitRow {
                 zero.store(d.add(half + e));
                 e += 4;
             }
+            // Padded column j: the row's float j - left, or zero outside the row.
+            let column = |j: usize| {
+                j.checked_sub(left)
+                    .and_then(|i| row.get(i))
+                    .map_or(z, |v| *v)
+            };
             while e < half {
-                let j = 2 * e - left.min(2 * e);
-                *d.add(e) = if 2 * e >= left && j < w { row[j] } else { z };
-                *d.add(half + e) = if 2 * e + 1 >= left && 2 * e + 1 - left < w {
-                    row[2 * e + 1 - left]
-                } else {
-                    z
-                };
+                *d.add(e) = column(2 * e);
+                *d.add(half + e) = column(2 * e + 1);
                 e += 1;
             }
         }
